@@ -1,0 +1,133 @@
+"""The model zoo's contract: `models/<name>/manifest.json` (DESIGN.md, "Models").
+
+Training writes it (`write`), the daemon reads it (`Manifest.load`) and
+verifies an IR's sha256 before compiling it. An IR's input is the pre-event
+and post-event tiles stacked as 6 channels in the manifest's channel order,
+raw 0..255 values (u8): normalisation is inside the IR, so the satellite
+cannot normalise differently from training. Its output is per-pixel class
+probabilities `[N, 5, tile, tile]` (softmax inside the IR).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from satedge.errors import UserError
+
+MANIFEST = "manifest.json"
+CLASSES = ["background", "no-damage", "minor-damage", "major-damage", "destroyed"]
+CHANNELS = ["pre_r", "pre_g", "pre_b", "post_r", "post_g", "post_b"]
+PRECISION_FILES = {"fp32": "fp32", "fp16": "fp16", "int8-nncf": "int8-nncf", "int8-inc": "int8-inc"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputSpec(_Strict):
+    shape: list[int]                       # [N, 6, tile, tile]
+    layout: str = "NCHW"
+    channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
+    dtype: str = "u8"
+    mean: list[float]                      # per channel, 0..255 scale: applied inside the IR
+    std: list[float]
+
+
+class OutputSpec(_Strict):
+    shape: list[int]                       # [N, 5, tile, tile]
+    classes: list[str] = Field(default_factory=lambda: list(CLASSES))
+    kind: str = "probabilities"
+
+
+class PrecisionEntry(_Strict):
+    xml: str
+    bin: str
+    sha256: dict[str, str]                 # {"xml": ..., "bin": ...}
+    scores: dict = Field(default_factory=dict)     # held-out xView2 numbers (satedge evaluate)
+    bench: dict = Field(default_factory=dict)      # throughput measured by satedge bench
+
+
+class Manifest(_Strict):
+    name: str
+    format: int = 1
+    tile: int
+    overlap: int = 0
+    gsd_m: float = 0.5
+    input: InputSpec
+    output: OutputSpec
+    default_int8: str = "int8-nncf"
+    training: dict = Field(default_factory=dict)   # command, seed, data, epochs, git revision
+    precisions: dict[str, PrecisionEntry] = Field(default_factory=dict)
+
+    dir: Path | None = Field(None, exclude=True)
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "Manifest":
+        model_dir = Path(model_dir)
+        path = model_dir / MANIFEST
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"no {MANIFEST} in model folder {model_dir}") from None
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {path}: {exc}") from None
+        try:
+            manifest = cls.model_validate(data)
+        except ValueError as exc:
+            raise UserError(f"{path}: not a valid manifest: {exc}".splitlines()[0]) from None
+        manifest.dir = model_dir
+        return manifest
+
+    def resolve(self, precision: str) -> str:
+        """`int8` means the manifest's default INT8; anything else must be listed."""
+        name = self.default_int8 if precision == "int8" else precision
+        if name not in self.precisions:
+            have = ", ".join(sorted(self.precisions)) or "none"
+            raise UserError(f"model {self.name} has no {precision} IR (has: {have})")
+        return name
+
+    def ir(self, precision: str, verify: bool = True) -> Path:
+        """Path of the IR's .xml for `precision`, after checking both files' sha256."""
+        name = self.resolve(precision)
+        entry = self.precisions[name]
+        assert self.dir is not None
+        if verify:
+            for part in ("xml", "bin"):
+                path = self.dir / getattr(entry, part)
+                if not path.exists():
+                    raise UserError(f"{path} is missing")
+                if sha256(path) != entry.sha256[part]:
+                    raise UserError(f"{path}: sha256 does not match the manifest: refusing to load it")
+        return self.dir / entry.xml
+
+    def save(self) -> Path:
+        assert self.dir is not None
+        path = self.dir / MANIFEST
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.model_dump(mode="json"), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+    def add_ir(self, precision: str, xml: Path) -> PrecisionEntry:
+        """Record (or replace) the IR `xml` (+ its .bin) for `precision`, with its sha256."""
+        xml = Path(xml)
+        binary = xml.with_suffix(".bin")
+        entry = PrecisionEntry(xml=xml.name, bin=binary.name,
+                               sha256={"xml": sha256(xml), "bin": sha256(binary)})
+        old = self.precisions.get(precision)
+        if old is not None:
+            entry.scores, entry.bench = old.scores, old.bench
+        self.precisions[precision] = entry
+        return entry
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,153 @@
+"""The satedge downlink protocol, version 1 (PROTOCOL.md): encoding, validation, limits.
+
+The satellite owns this format; the ground imports this module and nothing
+else of `onboard`. Every frame is one msgpack map with `v`, `t`, `ts`.
+`decode` never raises anything but `FrameError`, and bounds what a hostile
+peer can make it allocate: msgpack's own length limits are set, so a frame
+cannot claim more items than its bytes could hold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgpack
+
+VERSION = 1
+
+# Largest frame either side accepts. A summary of a scene with thousands of
+# damaged buildings is tens of kilobytes; nothing legitimate comes near this.
+MAX_FRAME_BYTES = 1 << 20
+
+# Message types and the keys each must carry, with their Python types.
+INT = (int,)
+NUM = (int, float)
+STR = (str,)
+BOOL = (bool,)
+LIST = (list,)
+MAP = (dict,)
+
+GROUND_TO_SAT: dict[str, dict[str, tuple]] = {
+    "aos": {"win": INT, "until": NUM},
+    "credit": {"win": INT, "bytes": INT},
+    "los": {"win": INT},
+    "ack": {"seqs": LIST},
+    "cmd": {"id": INT, "name": STR, "args": MAP},
+}
+SAT_TO_GROUND: dict[str, dict[str, tuple]] = {
+    "hello": {"sat": STR, "model": STR, "prec": STR, "spooled": INT, "last_cmd": INT},
+    "summary": {"seq": INT, "prio": INT, "body": MAP},
+    "cmd_result": {"id": INT, "ok": BOOL, "detail": STR},
+    "telemetry": {},
+}
+
+BODY_KEYS: dict[str, tuple] = {
+    "scene": STR, "acq": NUM, "bbox": LIST, "model": STR, "prec": STR,
+    "raw": INT, "n": LIST, "b": LIST,
+}
+
+PRECISIONS = ("fp32", "fp16", "int8", "int8-nncf", "int8-inc")
+CLASS_NAMES = ("no-damage", "minor-damage", "major-damage", "destroyed")
+MIN_CLASS_DEFAULT = 2
+
+
+class FrameError(ValueError):
+    """A frame that must be dropped and counted; `reason` is a short counter name."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class UnknownType(FrameError):
+    """A well-formed v1 frame of a type this side does not know: ignored and counted."""
+
+
+def encode(t: str, ts: float, **keys: Any) -> bytes:
+    """One frame: a msgpack map with `v`, `t`, `ts` and the type's keys."""
+    return msgpack.packb({"v": VERSION, "t": t, "ts": float(ts), **keys}, use_bin_type=True)
+
+
+def _is(value: Any, types: tuple) -> bool:
+    # bool is an int in Python; an int field must not accept True.
+    if types is INT or types is NUM:
+        return isinstance(value, types) and not isinstance(value, bool) and (
+            not isinstance(value, float) or math.isfinite(value))
+    return isinstance(value, types)
+
+
+def decode(frame: bytes, accept: dict[str, dict[str, tuple]]) -> dict:
+    """Parse and validate one frame against the types this side accepts.
+
+    Raises `FrameError` (malformed: drop and count) or `UnknownType` (a v1
+    frame of another type: ignore and count). Never anything else.
+    """
+    if not isinstance(frame, (bytes, bytearray, memoryview)):
+        raise FrameError("malformed", "not bytes")
+    if len(frame) > MAX_FRAME_BYTES:
+        raise FrameError("oversize", f"{len(frame)} bytes")
+    try:
+        msg = msgpack.unpackb(
+            frame, raw=False, strict_map_key=True, use_list=True,
+            max_buffer_size=MAX_FRAME_BYTES, max_str_len=MAX_FRAME_BYTES,
+            max_bin_len=MAX_FRAME_BYTES, max_array_len=MAX_FRAME_BYTES,
+            max_map_len=MAX_FRAME_BYTES // 2, max_ext_len=0,
+        )
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError,
+            UnicodeDecodeError, OverflowError, RecursionError) as exc:
+        raise FrameError("malformed", type(exc).__name__) from None
+    if not isinstance(msg, dict):
+        raise FrameError("malformed", "not a map")
+    if "v" not in msg or "t" not in msg:
+        raise FrameError("malformed", "missing v or t")
+    if msg["v"] != VERSION or isinstance(msg["v"], bool):
+        raise FrameError("version", f"v={msg['v']!r}")
+    t = msg["t"]
+    if not isinstance(t, str):
+        raise FrameError("malformed", "t is not a string")
+    if not _is(msg.get("ts"), NUM):
+        raise FrameError("malformed", "ts missing or not a number")
+    schema = accept.get(t)
+    if schema is None:
+        raise UnknownType("unknown_type", t[:32])
+    for key, types in schema.items():
+        if key not in msg or not _is(msg[key], types):
+            raise FrameError("malformed", f"{t}.{key}")
+    if t == "ack" and not all(_is(s, INT) for s in msg["seqs"]):
+        raise FrameError("malformed", "ack.seqs")
+    if t == "summary":
+        validate_body(msg["body"])
+    return msg
+
+
+def validate_body(body: dict) -> None:
+    """Check a summary body against PROTOCOL.md; raise `FrameError` if it does not keep to it."""
+    for key, types in BODY_KEYS.items():
+        if key not in body or not _is(body[key], types):
+            raise FrameError("malformed", f"body.{key}")
+    bbox, n = body["bbox"], body["n"]
+    if len(bbox) != 4 or not all(_is(x, NUM) for x in bbox):
+        raise FrameError("malformed", "body.bbox")
+    if len(n) != 4 or not all(_is(x, INT) and x >= 0 for x in n):
+        raise FrameError("malformed", "body.n")
+    for row in body["b"]:
+        if (not isinstance(row, list) or len(row) != 5 or not all(_is(x, INT) for x in row)
+                or not 1 <= row[2] <= 4 or not 0 <= row[3] <= 65535 or not 0 <= row[4] <= 100):
+            raise FrameError("malformed", "body.b")
+
+
+def priority(counts: list[int]) -> int:
+    """`prio` from `n`: 0 if any destroyed, 1 if any major, 2 if any minor, else 3."""
+    _, minor, major, destroyed = counts
+    if destroyed:
+        return 0
+    if major:
+        return 1
+    if minor:
+        return 2
+    return 3
+
+
+def micro_degrees(value: float) -> int:
+    return int(round(value * 1e6))

@@ -1,0 +1,95 @@
+"""The `satedge` console script: a registry of subcommands, imported lazily.
+
+Each subcommand lives in the package that owns the job, as a module with
+`add_arguments(parser)` and `run(args) -> int`. Only the chosen module is
+imported, so `satedge onboard` never pays for torch and `satedge --help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+
+from satedge import __version__, logs
+from satedge.errors import UserError
+
+
+@dataclass(frozen=True)
+class Command:
+    module: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def register(name: str, module: str, help: str) -> None:
+    COMMANDS[name] = Command(module, help)
+
+
+register("scenes", "sim.scenes.cli", "generate synthetic disaster scenes (xBD layout and GeoTIFF)")
+register("keys", "satedge.keys", "make CURVE key pairs for the ground station and its satellites")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-format", choices=("text", "json"), default=None,
+                        help="text lines (default) or JSON lines; env SATEDGE_LOG_FORMAT")
+    common.add_argument("--log-level", default=None,
+                        choices=("debug", "info", "warning", "error"),
+                        help="default info; env SATEDGE_LOG_LEVEL")
+    return common
+
+
+def _chosen(argv: list[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="satedge", description="Onboard damage assessment for Earth-observation satellites.")
+    parser.add_argument("--version", action="version", version=f"satedge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    chosen = _chosen(argv)
+    common = _common_options()
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.help, parents=[common])
+        if name == chosen:
+            module = importlib.import_module(command.module)
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    prog = f"satedge {args.command}"
+    try:
+        logs.setup(args.log_format, args.log_level)
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

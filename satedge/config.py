@@ -1,0 +1,179 @@
+"""One validated configuration per process: TOML file, then environment, then defaults in code.
+
+A process declares its configuration as a `Config` subclass whose fields are
+`Section`s. `load(ConfigClass, path)`:
+
+1. reads the TOML file (optional: a process runs with no file at all),
+   resolving every `Path` value relative to the file's folder;
+2. applies `SATEDGE_<SECTION>_<KEY>` environment variables (relative paths
+   there are relative to the working directory);
+3. validates everything with pydantic: an unknown key or a bad value is a
+   `UserError` that names the key and the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from satedge.errors import UserError
+
+ENV_PREFIX = "SATEDGE_"
+
+
+class Section(BaseModel):
+    """One `[section]` of a configuration file: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _unix_seconds(value: Any) -> Any:
+    """Accept Unix seconds or an ISO 8601 string (naive means UTC)."""
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"not ISO 8601 or Unix seconds: {value!r}") from exc
+        if stamp.tzinfo is None:
+            from datetime import timezone
+            stamp = stamp.replace(tzinfo=timezone.utc)
+        return stamp.timestamp()
+    return value
+
+
+UnixTime = Annotated[float, BeforeValidator(_unix_seconds)]
+
+
+class ClockSection(Section):
+    """Simulated time (DESIGN.md): unset epoch/start mean "now" at process start."""
+
+    epoch: UnixTime | None = None
+    start: UnixTime | None = Field(None, description="wall-clock Unix time at which sim time equals epoch")
+    speedup: float = Field(1.0, gt=0)
+
+
+class SecuritySection(Section):
+    mode: Literal["curve", "none"] = "curve"
+    keys_dir: Path = Path("keys")
+
+
+class LogSection(Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    status_interval_s: float = Field(10.0, gt=0, description="wall seconds between status lines")
+
+
+class Config(BaseModel):
+    """Base of every process's configuration; remembers the file it came from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    source: Path | None = Field(None, exclude=True)
+
+    def effective(self) -> dict:
+        """The configuration as the process sees it, for `--check-config`."""
+        return self.model_dump(mode="json", exclude={"source"})
+
+
+def _section_types(config_cls: type[Config]) -> dict[str, type[Section]]:
+    sections = {}
+    for name, field in config_cls.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Section):
+            sections[name] = field.annotation
+    return sections
+
+
+def _is_path(annotation: Any) -> bool:
+    if annotation is Path:
+        return True
+    return Path in typing.get_args(annotation)
+
+
+def _is_text(annotation: Any) -> bool:
+    return annotation is str or _is_path(annotation) or str in typing.get_args(annotation)
+
+
+def _env_value(raw: str, annotation: Any) -> Any:
+    """Environment strings: text stays text; anything else may be a TOML literal (lists, bools)."""
+    if _is_text(annotation) and typing.get_origin(annotation) is not Literal:
+        return raw
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _read_file(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"configuration file not found: {path}") from None
+    except IsADirectoryError:
+        raise UserError(f"configuration file is a directory: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not valid TOML: not UTF-8 text") from None
+
+
+def _resolve_paths(data: dict, sections: dict[str, type[Section]], base: Path) -> None:
+    for name, values in data.items():
+        section = sections.get(name)
+        if section is None or not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            field = section.model_fields.get(key)
+            if field is not None and _is_path(field.annotation) and isinstance(value, str):
+                values[key] = str(base / value)
+
+
+def _describe(error: dict, origin: str) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{origin}: unknown key '{loc}'"
+    value = error.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, dict) else ""
+    return f"{origin}: {loc}: {error['msg']}{shown}"
+
+
+def load(config_cls: type[Config], path: str | Path | None = None,
+         environ: typing.Mapping[str, str] | None = None, overrides: dict | None = None) -> Config:
+    """Load, override and validate one process's configuration."""
+    environ = os.environ if environ is None else environ
+    sections = _section_types(config_cls)
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        path = Path(path)
+        data = _read_file(path)
+        origin = str(path)
+        _resolve_paths(data, sections, path.resolve().parent)
+    for name, values in (overrides or {}).items():
+        data.setdefault(name, {}).update(values)
+    for name, section in sections.items():
+        for key, field in section.model_fields.items():
+            raw = environ.get(f"{ENV_PREFIX}{name}_{key}".upper())
+            if raw is not None:
+                if not isinstance(data.get(name, {}), dict):
+                    continue  # the validator names the bad section
+                data.setdefault(name, {})[key] = _env_value(raw, field.annotation)
+    try:
+        return config_cls(source=path, **data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(_describe(first, origin)) from None
+    except TypeError as exc:  # a non-table where a section belongs
+        raise UserError(f"{origin}: {exc}") from None

@@ -1,0 +1,116 @@
+"""CURVE keys: where they live, how they are made, how sockets use them.
+
+Layout of `security.keys_dir` (made by `satedge keys`):
+
+    ground.key, ground.key_secret         the ground station's pair
+    satellites/<sat-id>.key               each satellite's public key: the ground's allow-list
+    satellites/<sat-id>.key_secret        each satellite's pair (only its own goes to a satellite)
+
+The ground is the CURVE server and accepts only the public keys in
+`satellites/`; a satellite pins `ground.key` as its server key.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import zmq
+import zmq.auth
+
+from satedge.errors import UserError
+
+log = logging.getLogger("satedge.keys")
+
+GROUND = "ground"
+SATELLITES = "satellites"
+
+
+def make(out: Path, satellites: list[str], overwrite: bool = False) -> list[Path]:
+    """Create the ground pair and one pair per satellite id; keep existing pairs unless told."""
+    out = Path(out)
+    try:
+        (out / SATELLITES).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out}: {exc.strerror}") from None
+    made = []
+    for folder, name in [(out, GROUND)] + [(out / SATELLITES, sat) for sat in satellites]:
+        public = folder / f"{name}.key"
+        if public.exists() and not overwrite:
+            continue
+        zmq.auth.create_certificates(str(folder), name)
+        made.append(public)
+    return made
+
+
+def _load(path: Path, secret: bool) -> tuple[bytes, bytes | None]:
+    try:
+        return zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as exc:
+        kind = "secret" if secret else "public"
+        raise UserError(f"cannot read CURVE {kind} key {path}: {exc}") from None
+
+
+def ground_secret(keys_dir: Path) -> tuple[bytes, bytes]:
+    public, secret = _load(Path(keys_dir) / f"{GROUND}.key_secret", True)
+    return public, secret
+
+
+def ground_public(keys_dir: Path) -> bytes:
+    return _load(Path(keys_dir) / f"{GROUND}.key", False)[0]
+
+
+def satellite_secret(keys_dir: Path, sat_id: str) -> tuple[bytes, bytes]:
+    return _load(Path(keys_dir) / SATELLITES / f"{sat_id}.key_secret", True)
+
+
+def allow_list_dir(keys_dir: Path) -> Path:
+    return Path(keys_dir) / SATELLITES
+
+
+def secure_client(socket: zmq.Socket, keys_dir: Path, sat_id: str) -> None:
+    """Make `socket` a CURVE client that trusts only the ground's key."""
+    public, secret = satellite_secret(keys_dir, sat_id)
+    socket.curve_publickey = public
+    socket.curve_secretkey = secret
+    socket.curve_serverkey = ground_public(keys_dir)
+
+
+def start_authenticator(context: zmq.Context, keys_dir: Path):
+    """ZAP handler that admits only the satellites whose public keys are in the allow-list."""
+    from zmq.auth.thread import ThreadAuthenticator
+
+    auth = ThreadAuthenticator(context, log=logging.getLogger("satedge.zap"))
+    auth.start()
+    auth.configure_curve(domain="*", location=str(allow_list_dir(keys_dir)))
+    return auth
+
+
+def secure_server(socket: zmq.Socket, keys_dir: Path) -> None:
+    """Make `socket` the CURVE server with the ground's pair (the allow-list is `start_authenticator`'s)."""
+    public, secret = ground_secret(keys_dir)
+    socket.curve_secretkey = secret
+    socket.curve_publickey = public
+    socket.curve_server = True
+
+
+# ---- `satedge keys` -------------------------------------------------------
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the keys to")
+    parser.add_argument("--satellites", nargs="+", default=["sat-1"], metavar="ID",
+                        help="satellite ids to make pairs for (default: sat-1)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="instead of --satellites: make sat-1 .. sat-N")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing pairs")
+
+
+def run(args) -> int:
+    satellites = args.satellites
+    if args.count is not None:
+        if args.count < 1:
+            raise UserError(f"--count must be at least 1, got {args.count}")
+        satellites = [f"sat-{i}" for i in range(1, args.count + 1)]
+    made = make(args.out, satellites, overwrite=args.overwrite)
+    print(f"{len(made)} key pairs written to {args.out} (ground + {', '.join(satellites)})")
+    return 0

@@ -1,0 +1,53 @@
+"""Logging: one line per event, human-readable or JSON lines.
+
+Structured fields go in `extra={"fields": {...}}`; both formats print them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        fields = getattr(record, "fields", None) or {}
+        tail = "".join(f" {k}={v}" for k, v in fields.items())
+        line = f"{stamp} {record.levelname.lower():7s} {record.name}: {record.getMessage()}{tail}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        event.update(getattr(record, "fields", None) or {})
+        if record.exc_info:
+            event["exc"] = self.formatException(record.exc_info)
+        return json.dumps(event, default=str)
+
+
+def setup(fmt: str | None = None, level: str | None = None) -> None:
+    """Configure the root logger once per process (CLI flag, else env, else text/info)."""
+    fmt = fmt or os.environ.get("SATEDGE_LOG_FORMAT", "text")
+    level = level or os.environ.get("SATEDGE_LOG_LEVEL", "info")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def event(logger: logging.Logger, msg: str, level: int = logging.INFO, **fields) -> None:
+    """Log one event with structured fields."""
+    logger.log(level, msg, extra={"fields": fields})

@@ -1,0 +1,1 @@
+"""Synthetic disaster scenes and whole satellite+ground simulations."""

@@ -1,0 +1,1 @@
+"""Training, evaluation, export and quantization of the damage U-Net (PyTorch)."""
