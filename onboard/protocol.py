@@ -90,7 +90,7 @@ def decode(frame: bytes, accept: dict[str, dict[str, tuple]]) -> dict:
     try:
         msg = msgpack.unpackb(
             frame, raw=False, strict_map_key=True, use_list=True,
-            max_buffer_size=MAX_FRAME_BYTES, max_str_len=MAX_FRAME_BYTES,
+            max_str_len=MAX_FRAME_BYTES,
             max_bin_len=MAX_FRAME_BYTES, max_array_len=MAX_FRAME_BYTES,
             max_map_len=MAX_FRAME_BYTES // 2, max_ext_len=0,
         )

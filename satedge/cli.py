@@ -29,7 +29,17 @@ def register(name: str, module: str, help: str) -> None:
     COMMANDS[name] = Command(module, help)
 
 
+# name, module (in the package that owns the job), one-line help: the whole command line.
 register("scenes", "sim.scenes.cli", "generate synthetic disaster scenes (xBD layout and GeoTIFF)")
+register("train", "training.train", "train the damage U-Net on a folder in the xBD layout")
+register("sweep", "training.sweep", "learning-rate x optimizer sweep, scored by validation xView2 score")
+register("evaluate", "training.evaluate", "xView2 score of a checkpoint or an IR on full scenes")
+register("export", "training.export", "export a checkpoint to OpenVINO IR (FP32 and FP16) with its manifest")
+register("quantize", "training.quantize", "INT8 quantization of an exported model with NNCF or INC")
+register("onboard", "onboard.cli", "run the satellite daemon")
+register("ground", "ground.cli", "run the ground station")
+register("command", "ground.command", "queue an uplink command for the satellites")
+register("report", "ground.report", "plots and GeoJSON from a ground store")
 register("keys", "satedge.keys", "make CURVE key pairs for the ground station and its satellites")
 
 

@@ -8,8 +8,11 @@ a wall-clock step cannot make simulated time jump.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,13 @@ class SimClock:
 
     @classmethod
     def from_config(cls, clock) -> "SimClock":
-        """From a `ClockSection`; unset `epoch`/`start` mean now."""
+        """From a `ClockSection`; unset `epoch`/`start` mean now (or the shared `start_file`)."""
         now = time.time()
+        start = clock.start
+        if start is None and clock.start_file is not None:
+            start = shared_start(Path(clock.start_file), now)
         return cls(epoch=clock.epoch if clock.epoch is not None else now,
-                   start=clock.start if clock.start is not None else now,
+                   start=start if start is not None else now,
                    speedup=clock.speedup)
 
     def now(self) -> float:
@@ -46,3 +52,18 @@ class SimClock:
             wait = min(wait, max_wall)
         if wait > 0:
             time.sleep(wait)
+
+
+def shared_start(path: Path, now: float) -> float:
+    """The run's start from `path`; the first process to get here writes `now` (atomically, once)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".start-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(repr(now))
+        os.link(tmp, path)  # fails if another process was first
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return float(path.read_text())

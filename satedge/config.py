@@ -61,6 +61,8 @@ class ClockSection(Section):
 
     epoch: UnixTime | None = None
     start: UnixTime | None = Field(None, description="wall-clock Unix time at which sim time equals epoch")
+    start_file: Path | None = Field(None, description="where processes on separate hosts share `start`: "
+                                    "the first to start writes it, the others read it")
     speedup: float = Field(1.0, gt=0)
 
 

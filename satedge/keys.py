@@ -43,6 +43,31 @@ def make(out: Path, satellites: list[str], overwrite: bool = False) -> list[Path
     return made
 
 
+def claim(keys_dir: Path, owner: str, limit: int = 1000) -> str:
+    """Give `owner` (a container's hostname) a satellite id of its own, with a key pair.
+
+    Replicas of one service share `keys_dir`; each takes the lowest id nobody
+    holds by creating `claims/<id>` atomically (mkdir), and finds its own id
+    again after a restart. The ground re-reads its allow-list, so a new
+    replica's key is admitted while the ground runs.
+    """
+    claims = Path(keys_dir) / "claims"
+    claims.mkdir(parents=True, exist_ok=True)
+    for held in sorted(claims.iterdir()):
+        if (held / "owner").exists() and (held / "owner").read_text() == owner:
+            return held.name
+    for i in range(1, limit + 1):
+        sat = f"sat-{i}"
+        try:
+            (claims / sat).mkdir()
+        except FileExistsError:
+            continue
+        (claims / sat / "owner").write_text(owner)
+        make(keys_dir, [sat])
+        return sat
+    raise UserError(f"all {limit} satellite ids in {claims} are claimed")
+
+
 def _load(path: Path, secret: bool) -> tuple[bytes, bytes | None]:
     try:
         return zmq.auth.load_certificate(str(path))
@@ -103,9 +128,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--count", type=int, default=None,
                         help="instead of --satellites: make sat-1 .. sat-N")
     parser.add_argument("--overwrite", action="store_true", help="replace existing pairs")
+    parser.add_argument("--claim", metavar="OWNER", default=None,
+                        help="claim the lowest free satellite id for OWNER, make its pair, print the id")
 
 
 def run(args) -> int:
+    if args.claim is not None:
+        print(claim(args.out, args.claim))
+        return 0
     satellites = args.satellites
     if args.count is not None:
         if args.count < 1:

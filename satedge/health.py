@@ -1,0 +1,35 @@
+"""A daemon's heartbeat file, for container health checks (`satedge onboard|ground --health`).
+
+A daemon rewrites `<its database>.health` (JSON: sim and wall time, its
+status counters) with every status line; `--health` exits 0 only if that
+file is fresher than three status intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+
+def heartbeat_path(database: Path) -> Path:
+    return Path(str(database) + ".health")
+
+
+def beat(path: Path, status: dict) -> None:
+    """Write the heartbeat atomically (rename), so a probe never reads half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"wall": time.time(), **status}, default=str))
+    os.replace(tmp, path)
+
+
+def healthy(path: Path, max_age_s: float) -> tuple[bool, str]:
+    try:
+        status = json.loads(path.read_text())
+        age = time.time() - float(status["wall"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return False, f"no readable heartbeat at {path}: {exc}"
+    if age > max_age_s:
+        return False, f"heartbeat {path} is {age:.0f} s old (limit {max_age_s:.0f} s)"
+    return True, f"alive ({age:.1f} s ago)"

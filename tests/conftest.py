@@ -1,0 +1,41 @@
+"""Fixtures every test area may use: free ports, a tiny real IR, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A random-weight U-Net (width 4, 64x64 tiles) exported as a real FP32/FP16 IR with manifest."""
+    torch = pytest.importorskip("torch")
+    from training.export import export_ir
+    from training.model import UNet
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-model")
+    export_ir(UNet(width=4, depth=2), out, name="tiny", tile=64, overlap=8,
+              training={"command": "tests/conftest.py tiny_model_dir", "seed": 0})
+    return out
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None):
+    """Run `satedge ARGS` in a subprocess, as a user would; returns CompletedProcess."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "satedge.cli", *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=cwd or REPO)
