@@ -40,6 +40,8 @@ register("onboard", "onboard.cli", "run the satellite daemon")
 register("ground", "ground.cli", "run the ground station")
 register("command", "ground.command", "queue an uplink command for the satellites")
 register("report", "ground.report", "plots and GeoJSON from a ground store")
+register("camera", "sim.camera", "the satellite's camera feed: stage a scenario's scenes, drop them in the inbox")
+register("sim", "sim.cli", "run a whole satellite + ground simulation and write its report")
 register("keys", "satedge.keys", "make CURVE key pairs for the ground station and its satellites")
 
 
@@ -99,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

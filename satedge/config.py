@@ -179,3 +179,23 @@ def load(config_cls: type[Config], path: str | Path | None = None,
         raise UserError(_describe(first, origin)) from None
     except TypeError as exc:  # a non-table where a section belongs
         raise UserError(f"{origin}: {exc}") from None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_toml(sections: dict[str, dict]) -> str:
+    """A configuration file from `{section: {key: value}}` (scalars and lists; None means unset)."""
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ground.config import LinkSection, StationSection
-from onboard.config import PRECISION_NAMES, ModelSection, PostprocessSection, SpoolSection
+from onboard.config import PRECISION_NAMES, IngestSection, ModelSection, PostprocessSection, SpoolSection
 from satedge.config import ClockSection, Config, LogSection, SecuritySection, Section
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
@@ -26,10 +26,19 @@ class ScenarioSection(Section):
     orbits: int = Field(3, ge=1, le=1000, description="orbits over the disaster area with acquisitions")
     scenes_per_orbit: int = Field(4, ge=1, le=1000, description="a strip of scenes per pass over the area")
     scene_size: int = Field(1024, ge=256, le=8192, multiple_of=32)
+    lat: float = Field(27.95, ge=-80, le=84, description="centre of the disaster area (WGS84; UTM must cover it)")
+    lon: float = Field(-82.46, ge=-180, le=180)
+    intensity: float = Field(0.3, gt=0, lt=1, description="mean fraction of damaged buildings")
+    orbit_period_s: float = Field(5400.0, gt=0, description="sim seconds between passes over the area")
     pass_offset_s: float = Field(600.0, ge=0, description="sim seconds into each orbit of the pass over the area")
     scene_interval_s: float = Field(8.0, gt=0, description="sim seconds between two scenes of a strip")
     satellites: int = Field(1, ge=1, le=16)
     drain_orbits: int = Field(3, ge=0, description="extra orbits allowed for the spool to drain")
+
+
+class CameraSection(Section):
+    staging: Path = Path("data/staging")
+    truth: Path = Path("data/truth")
 
 
 class PrecisionStep(Section):
@@ -37,6 +46,16 @@ class PrecisionStep(Section):
 
     orbit: int = Field(ge=1)
     precision: PRECISION_NAMES
+
+
+class CameraConfig(Config):
+    """`satedge camera`: the scenario, the clock, and the satellite's inbox and reference mosaic."""
+
+    clock: ClockSection = ClockSection()
+    scenario: ScenarioSection = ScenarioSection()
+    ingest: IngestSection = IngestSection()
+    camera: CameraSection = CameraSection()
+    log: LogSection = LogSection()
 
 
 class SimConfig(Config):

@@ -93,3 +93,12 @@ def test_effective_configuration_is_plain_data(tmp_path):
     effective = load(ExampleConfig, write(tmp_path, "[link]\nloss = 0.5\n"), environ={}).effective()
     assert effective["link"]["loss"] == 0.5
     assert "source" not in effective
+
+
+def test_to_toml_round_trips_through_load(tmp_path):
+    from satedge.config import to_toml
+    text = to_toml({"link": {"rate_bps": 300, "loss": 0.1, "tle": ['1 2 "x"', "2 3"]},
+                    "store": {"path": str(tmp_path / "a b.sqlite")}, "clock": {"epoch": None}})
+    config = load(ExampleConfig, write(tmp_path, text), environ={})
+    assert config.link.tle == ['1 2 "x"', "2 3"] and config.link.rate_bps == 300
+    assert config.store.path == tmp_path / "a b.sqlite"
