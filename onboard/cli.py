@@ -1,0 +1,27 @@
+"""`satedge onboard [--config FILE] [--check-config]`: run (or just validate) the satellite daemon."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from onboard.config import OnboardConfig
+from satedge import config, logs
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="TOML configuration (default: built-in defaults; env SATEDGE_<SECTION>_<KEY>)")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate and print the effective configuration, then exit")
+
+
+def run(args) -> int:
+    cfg = config.load(OnboardConfig, args.config)
+    if args.log_format is None or args.log_level is None:   # flags win over [log] (and its env)
+        logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level)
+    if args.check_config:
+        print(json.dumps(cfg.effective(), indent=2))
+        return 0
+    from onboard.daemon import Daemon   # heavy imports (openvino, rasterio) only when running
+    return Daemon(cfg).run()

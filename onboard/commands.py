@@ -1,0 +1,113 @@
+"""Uplinked commands (PROTOCOL.md, "Commands"), replay-protected by the spool's `last_cmd`.
+
+Commands arrive on the downlink thread and run one at a time on their own
+thread (compiling a model takes a while and must not stall the link). A
+command with `id <= last_cmd` is answered `duplicate` and not run; one that
+is already queued is ignored (the ground re-sends until it has a result).
+The outcome and the new `last_cmd` are committed together, and the result
+waits in the spool until it has been sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable
+
+from onboard.engine import Engine
+from onboard.pipeline import Pipeline
+from onboard.protocol import PRECISIONS
+from onboard.spool import Spool
+from onboard.telemetry import Telemetry
+from satedge.errors import UserError
+from satedge.logs import event
+
+log = logging.getLogger("satedge.onboard.commands")
+
+SHUTDOWN_WAIT_S = 600.0
+
+
+class CommandError(Exception):
+    """The command cannot be run as given; the message goes back in `detail`."""
+
+
+class Abandoned(Exception):
+    """The daemon is stopping: the command is not recorded, so the ground re-sends it after restart."""
+
+
+class Commander:
+    def __init__(self, spool: Spool, pipeline: Pipeline, telemetry: Telemetry,
+                 make_engine: Callable[[str], Engine]):
+        self.spool, self.pipeline, self.telemetry = spool, pipeline, telemetry
+        self.make_engine = make_engine
+        self.handlers: dict[str, Callable[[dict], str]] = {
+            "set_precision": self.set_precision,
+            "set_min_class": self.set_min_class,
+        }
+        self.queued: set[int] = set()
+        self.replies: list[tuple[int, bool, str]] = []   # duplicates: answered, not stored
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="onboard-commands", daemon=True)
+        self._thread.start()
+
+    def receive(self, msg: dict) -> None:
+        """A `cmd` frame from the authenticated ground (called on the downlink thread)."""
+        cmd_id = msg["id"]
+        if cmd_id <= self.spool.last_cmd:
+            self.replies.append((cmd_id, True, "duplicate"))
+            return
+        if cmd_id in self.queued:
+            return
+        self.queued.add(cmd_id)
+        self._queue.put(msg)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(SHUTDOWN_WAIT_S)
+
+    def _work(self) -> None:
+        while (msg := self._queue.get()) is not None:
+            handler = self.handlers.get(msg["name"])
+            started = time.monotonic()
+            try:
+                if handler is None:
+                    raise CommandError(f"unknown command {msg['name'][:40]!r} "
+                                       f"(known: {', '.join(sorted(self.handlers))})")
+                ok, detail = True, handler(msg["args"])
+            except (CommandError, UserError) as exc:
+                ok, detail = False, str(exc)
+            except Abandoned:
+                event(log, "command abandoned at shutdown", id=msg["id"], name=msg["name"])
+                continue
+            self.spool.finish_command(msg["id"], ok, detail)
+            self.queued.discard(msg["id"])
+            self.telemetry.count("commands")
+            event(log, "command done", id=msg["id"], name=msg["name"], ok=ok, detail=detail,
+                  s=round(time.monotonic() - started, 3))
+
+    def set_precision(self, args: dict) -> str:
+        precision = args.get("precision")
+        if precision not in PRECISIONS:
+            raise CommandError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        current = self.pipeline.engine
+        if current.manifest.resolve(precision) == current.precision:
+            return f"already serving {current.precision}"
+        started = time.monotonic()
+        engine = self.make_engine(precision)           # compiled here, while the old one keeps serving
+        request = self.pipeline.swap(engine)
+        while not request.done.wait(0.1):
+            if self.pipeline.stopped():
+                raise Abandoned()
+        seconds = time.monotonic() - started
+        self.telemetry.gauge(last_swap_s=round(seconds, 3))
+        return f"serving {engine.precision} (compile {engine.compile_seconds:.2f} s, swap {seconds:.2f} s)"
+
+    def set_min_class(self, args: dict) -> str:
+        cls = args.get("cls")
+        if not isinstance(cls, int) or isinstance(cls, bool) or not 1 <= cls <= 4:
+            raise CommandError(f"cls must be an integer 1..4, got {cls!r}")
+        self.spool.set("min_class", cls)
+        self.pipeline.min_class = cls
+        return f"min_class {cls}"

@@ -1,0 +1,126 @@
+"""The satellite daemon: wires ingest, engine, pipeline, spool, commands and downlink together.
+
+Start-up checks everything a user can get wrong (model folder, IR and its
+sha256, reference mosaic, keys, spool) before any thread starts, each as a
+one-line `UserError`. SIGTERM and SIGINT stop it cleanly: no new scene is
+started, scenes already being inferred are finished and spooled, the
+socket is closed, exit status 0. Whatever was not finished stays in the
+inbox or the spool for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from onboard import ingest
+from onboard.commands import Commander
+from onboard.config import OnboardConfig
+from onboard.downlink import Downlink
+from onboard.engine import Engine
+from onboard.manifest import Manifest
+from onboard.pipeline import Pipeline
+from onboard.spool import Spool
+from onboard.telemetry import Telemetry
+from satedge.clock import SimClock
+from satedge.errors import UserError
+from satedge.logs import event
+
+log = logging.getLogger("satedge.onboard")
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def load_manifest(cfg: OnboardConfig) -> Manifest:
+    model_dir = cfg.model.dir
+    if not model_dir.is_dir():
+        raise UserError(f"model folder {model_dir} does not exist (set model.dir or SATEDGE_MODEL_DIR)")
+    return Manifest.load(model_dir)
+
+
+def check_keys(cfg: OnboardConfig) -> None:
+    """Fail at start, not at first connect, if the satellite's CURVE keys are missing."""
+    if cfg.security.mode == "curve":
+        from satedge import keys
+        keys.satellite_secret(cfg.security.keys_dir, cfg.satellite.id)
+        keys.ground_public(cfg.security.keys_dir)
+
+
+class Daemon:
+    def __init__(self, cfg: OnboardConfig):
+        self.cfg = cfg
+        self.stop_requested = threading.Event()
+        check_keys(cfg)
+        self.manifest = load_manifest(cfg)
+        self.clock = SimClock.from_config(cfg.clock)
+        self.telemetry = Telemetry()
+        self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
+        self.reference = ingest.Reference(cfg.ingest.reference)
+        try:
+            cfg.ingest.inbox.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create inbox {cfg.ingest.inbox}: {exc.strerror}") from None
+        engine = self.make_engine(cfg.model.precision)
+        self.pipeline = Pipeline(
+            engine, ingest.Reader(self.reference, cfg.ingest.max_side, cfg.ingest.max_pixels), self.spool,
+            self.telemetry, self.clock, inbox=cfg.ingest.inbox, quarantine=cfg.quarantine_dir,
+            processed=cfg.ingest.processed, prefetch=cfg.ingest.prefetch, poll_s=cfg.ingest.poll_s,
+            min_class=self.spool.get("min_class", cfg.postprocess.min_class),
+            split_m=cfg.postprocess.split_m, min_area_m2=cfg.postprocess.min_area_m2)
+        self.commander = Commander(self.spool, self.pipeline, self.telemetry, self.make_engine)
+        self.downlink = Downlink(
+            address=cfg.ground.address, sat_id=cfg.satellite.id, security=cfg.security.mode,
+            keys_dir=cfg.security.keys_dir, spool=self.spool, telemetry=self.telemetry,
+            commander=self.commander, clock=self.clock, resend_s=cfg.ground.resend_s,
+            telemetry_interval_s=cfg.telemetry.interval_s if cfg.telemetry.enabled else None,
+            identity=lambda: (self.manifest.name, self.pipeline.engine.precision))
+
+    def make_engine(self, precision: str) -> Engine:
+        return Engine(self.manifest, precision, cache_dir=self.cfg.model.cache_dir, hint=self.cfg.model.hint)
+
+    def request_stop(self, signum=None, frame=None) -> None:
+        self.stop_requested.set()
+
+    def run(self) -> int:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self.request_stop)
+        if self.cfg.security.mode == "none":
+            event(log, "security.mode is 'none': the link is neither encrypted nor authenticated",
+                  logging.WARNING)
+        engine = self.pipeline.engine
+        event(log, "onboard daemon started", sat=self.cfg.satellite.id, model=self.manifest.name,
+              precision=engine.precision, requests=engine.requests, ground=self.cfg.ground.address,
+              inbox=str(self.cfg.ingest.inbox), security=self.cfg.security.mode)
+        self.pipeline.start()
+        self.downlink.start()
+        interval = self.cfg.log.status_interval_s
+        next_status = time.monotonic() + interval
+        while not self.stop_requested.wait(min(0.2, interval)):
+            if self.pipeline.failed:
+                break
+            if time.monotonic() >= next_status:
+                self.status()
+                next_status += interval
+        return self.shutdown()
+
+    def status(self) -> dict:
+        count, size = self.spool.stats()
+        self.telemetry.gauge(spool_summaries=count, spool_bytes=size, spool_evicted=self.spool.evicted,
+                             queue_depth=self.pipeline.depth(), in_flight=self.pipeline.in_flight)
+        values = self.telemetry.snapshot()
+        event(log, "status", **values)
+        return values
+
+    def shutdown(self) -> int:
+        event(log, "stopping: finishing scenes in flight")
+        self.pipeline.stop()
+        self.commander.close()
+        self.downlink.stop()
+        self.status()
+        self.spool.close()
+        self.reference.close()
+        failed = self.pipeline.failed
+        event(log, "onboard daemon stopped", clean=not failed)
+        return 1 if failed else 0

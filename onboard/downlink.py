@@ -1,0 +1,224 @@
+"""The downlink client: one DEALER to the ground, spending only the credit it is granted.
+
+One thread owns the socket (ZeroMQ sockets are not thread-safe) and never
+touches the pipeline, so the link can neither stall inference nor be stalled
+by it. What it sends, most urgent first, only inside a window and only while
+the encoded frame fits in the unspent credit of that window:
+
+1. `hello` at connect (the one frame exempt from credit), and again as the
+   first frame after each `aos`;
+2. command results;
+3. summaries from the spool, lowest `prio` first, oldest first; strictly in
+   that order (a frame that does not fit waits for more credit rather than
+   letting a less urgent one pass);
+4. a `telemetry` frame every `telemetry.interval_s`.
+
+A summary sent but not acknowledged after `ground.resend_s`, or by the next
+`aos`, is sent again. `IMMEDIATE` keeps ZeroMQ from queueing frames for a
+ground that is not connected (they would otherwise go out later, without
+credit); a disconnect ends the window and its credit. ZeroMQ reconnects by
+itself, and the new connection gets a new `hello`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from onboard import protocol
+from onboard.commands import Commander
+from onboard.spool import Spool
+from onboard.telemetry import Telemetry
+from satedge import keys
+from satedge.logs import event
+
+log = logging.getLogger("satedge.onboard.downlink")
+
+POLL_MS = 50
+MONITORED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH \
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+
+
+class Downlink:
+    def __init__(self, *, address: str, sat_id: str, security: str, keys_dir, spool: Spool,
+                 telemetry: Telemetry, commander: Commander, clock, resend_s: float,
+                 telemetry_interval_s: float | None, identity: Callable[[], tuple[str, str]]):
+        self.address, self.sat_id = address, sat_id
+        self.spool, self.telemetry, self.commander, self.clock = spool, telemetry, commander, clock
+        self.resend_s, self.telemetry_interval_s = resend_s, telemetry_interval_s
+        self.identity = identity              # () -> (model name, precision) for hello
+        self.context = zmq.Context()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.ROUTING_ID, sat_id.encode())
+        self.socket.setsockopt(zmq.IMMEDIATE, 1)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.setsockopt(zmq.RECONNECT_IVL, 200)
+        self.socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+        if security == "curve":
+            keys.secure_client(self.socket, keys_dir, sat_id)
+        self.monitor = self.socket.get_monitor_socket(MONITORED)
+        # Link state, touched only by the link thread.
+        self.connected = False
+        self.window: int | None = None
+        self.credit = 0
+        self.hello_due = False                # after aos: the window's first frame
+        self.in_flight: dict[int, float] = {}  # seq -> monotonic time sent
+        self.last_telemetry = 0.0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="onboard-downlink", daemon=True)
+
+    def start(self) -> None:
+        self.socket.connect(self.address)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Close the socket; whatever was not acknowledged is still in the spool for the next run."""
+        self.stopping.set()
+        self.thread.join(10)
+
+    # --- the loop ----------------------------------------------------------
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.socket, zmq.POLLIN)
+        poller.register(self.monitor, zmq.POLLIN)
+        try:
+            while not self.stopping.is_set():
+                ready = dict(poller.poll(POLL_MS))
+                if self.monitor in ready:
+                    self._on_monitor(recv_monitor_message(self.monitor))
+                if self.socket in ready:
+                    while self.socket.poll(0):
+                        self._on_frame(self.socket.recv())
+                self._pump()
+        finally:
+            self.socket.disable_monitor()
+            self.monitor.close(0)
+            self.socket.close(0)
+            self.context.term()
+
+    def _on_monitor(self, message: dict) -> None:
+        kind = message["event"]
+        if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self.connected = True
+            self._end_window()
+            event(log, "ground connected", address=self.address)
+            self._send(self._hello(), exempt=True)
+        elif kind == zmq.EVENT_DISCONNECTED:
+            if self.connected:
+                event(log, "ground disconnected", logging.WARNING, address=self.address)
+            self.connected = False
+            self._end_window()
+        else:
+            event(log, "handshake with the ground failed (wrong CURVE key?)", logging.WARNING,
+                  address=self.address, event=zmq.Event(kind).name)
+        self.telemetry.gauge(connected=self.connected)
+
+    def _end_window(self) -> None:
+        self.window, self.credit, self.hello_due = None, 0, False
+        self.in_flight.clear()
+        self.telemetry.gauge(window=-1, credit=0)
+
+    def _on_frame(self, frame: bytes) -> None:
+        try:
+            msg = protocol.decode(frame, protocol.GROUND_TO_SAT)
+        except protocol.UnknownType:
+            self.telemetry.count("frames_unknown")
+            return
+        except protocol.FrameError as exc:
+            self.telemetry.count("frames_dropped")
+            event(log, "frame dropped", logging.WARNING, reason=exc.reason)
+            return
+        t = msg["t"]
+        if t == "aos":
+            self._end_window()
+            self.window, self.hello_due = msg["win"], True
+            event(log, "window open", win=msg["win"], until=msg["until"])
+        elif t == "credit":
+            if msg["win"] == self.window and msg["bytes"] > 0:
+                self.credit += msg["bytes"]
+        elif t == "los":
+            if msg["win"] == self.window:
+                event(log, "window closed", win=msg["win"], unspent=self.credit)
+                self._end_window()
+        elif t == "ack":
+            seqs = msg["seqs"]
+            removed = self.spool.ack(seqs)
+            for seq in seqs:
+                self.in_flight.pop(seq, None)
+            self.telemetry.count("acked", removed)
+        elif t == "cmd":
+            event(log, "command received", id=msg["id"], name=msg["name"])
+            self.commander.receive(msg)
+        self.telemetry.gauge(window=self.window if self.window is not None else -1, credit=self.credit)
+
+    # --- sending -----------------------------------------------------------
+
+    def _hello(self) -> bytes:
+        model, precision = self.identity()
+        return protocol.encode("hello", self.clock.now(), sat=self.sat_id, model=model, prec=precision,
+                               spooled=self.spool.stats()[0], last_cmd=self.spool.last_cmd)
+
+    def _send(self, frame: bytes, exempt: bool = False) -> bool:
+        """Send one frame if credit allows (or it is the connect hello); False if it must wait."""
+        if not exempt and (self.window is None or len(frame) > self.credit):
+            return False
+        try:
+            self.socket.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        if not exempt:
+            self.credit -= len(frame)
+        self.telemetry.count("frames_sent")
+        self.telemetry.count("bytes_sent", len(frame))
+        return True
+
+    def _pump(self) -> None:
+        if self.window is None or not self.connected:
+            return
+        if self.hello_due:
+            if not self._send(self._hello()):
+                return
+            self.hello_due = False
+        if not self._send_results() or not self._send_summaries():
+            return
+        self._send_telemetry()
+
+    def _send_results(self) -> bool:
+        for cmd_id, ok, detail in self.commander.replies[:]:
+            if not self._send(protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail)):
+                return False
+            self.commander.replies.remove((cmd_id, ok, detail))
+        for cmd_id, ok, detail in self.spool.results():
+            if not self._send(protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail)):
+                return False
+            self.spool.result_sent(cmd_id)
+        return True
+
+    def _send_summaries(self) -> bool:
+        now = time.monotonic()
+        for seq, sent in list(self.in_flight.items()):
+            if now - sent > self.resend_s:
+                del self.in_flight[seq]
+                self.telemetry.count("resent")
+        while True:
+            batch = self.spool.next_batch(exclude=set(self.in_flight))
+            if not batch:
+                return True
+            for item in batch:
+                frame = protocol.encode("summary", self.clock.now(), seq=item.seq, prio=item.prio, body=item.body)
+                if not self._send(frame):
+                    return False
+                self.in_flight[item.seq] = time.monotonic()
+
+    def _send_telemetry(self) -> None:
+        if self.telemetry_interval_s is None or time.monotonic() - self.last_telemetry < self.telemetry_interval_s:
+            return
+        frame = protocol.encode("telemetry", self.clock.now(), sat=self.sat_id, **self.telemetry.snapshot())
+        if self._send(frame):
+            self.last_telemetry = time.monotonic()

@@ -1,0 +1,199 @@
+"""Ingest: post-event GeoTIFFs from the inbox, the matching pre-event pixels from the reference.
+
+A scene is accepted only if it is a readable, georeferenced, north-up,
+3-band u8 GeoTIFF of sane size that lies inside the reference mosaic; the
+checks that need no pixels run before anything is allocated. Anything else
+is a `BadScene` whose reason goes into `quarantine/<file>.reason` next to the
+moved file, so an operator can see what was wrong and nothing is lost.
+
+The pre-event window is read from the reference by the scene's bounds and
+resampled onto the scene's own grid (a `WarpedVRT`), so reference and scene
+may differ in CRS and resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+
+from satedge.errors import UserError
+
+log = logging.getLogger("satedge.onboard.ingest")
+
+SUFFIXES = (".tif", ".tiff")
+ACQUISITION_TAGS = ("ACQUISITION_TIME", "TIFFTAG_DATETIME")
+SCENE_ID_TAG = "SCENE_ID"      # else the file name without its suffix
+BANDS = 3
+
+
+class BadScene(Exception):
+    """A scene that goes to quarantine; the message is the reason."""
+
+
+@dataclass
+class Scene:
+    """A decoded scene, ready for tiling: HxWx3 u8 pre and post on the same grid."""
+
+    id: str
+    path: Path
+    pre: np.ndarray
+    post: np.ndarray
+    crs: rasterio.crs.CRS
+    transform: rasterio.Affine
+    acquired: float
+    raw_bytes: int
+
+
+def pending(inbox: Path) -> list[Path]:
+    """Scene files in the inbox, oldest first (writers publish by rename, so names are final)."""
+    try:
+        entries = [p for p in inbox.iterdir()
+                   if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and p.is_file()]
+    except FileNotFoundError:
+        return []
+    return sorted(entries, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _acquisition_time(tags: dict, arrived: float) -> float:
+    """ACQUISITION_TIME (ISO 8601 or Unix seconds), else the TIFF DateTime, else arrival."""
+    for tag in ACQUISITION_TAGS:
+        value = tags.get(tag)
+        if not value:
+            continue
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        for text in (value.replace("Z", "+00:00"), value.replace(":", "-", 2)):
+            try:
+                stamp = datetime.fromisoformat(text)
+            except ValueError:
+                continue
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=timezone.utc)
+            return stamp.timestamp()
+        raise BadScene(f"tag {tag}={value[:40]!r} is not a time (ISO 8601 or Unix seconds)")
+    return arrived
+
+
+class Reference:
+    """The onboard pre-event mosaic, open for the life of the daemon."""
+
+    def __init__(self, path: Path):
+        try:
+            self.dataset = rasterio.open(path)
+        except RasterioError as exc:
+            raise UserError(f"cannot open reference mosaic {path}: {str(exc).splitlines()[0]}") from None
+        ds = self.dataset
+        if ds.count < BANDS or ds.dtypes[0] != "uint8" or ds.crs is None:
+            raise UserError(f"reference mosaic {path} must be a georeferenced RGB uint8 GeoTIFF "
+                            f"(has {ds.count} bands, {ds.dtypes[0]}, crs {ds.crs})")
+        self.path = path
+
+    def covers(self, crs, bounds) -> bool:
+        left, bottom, right, top = transform_bounds(crs, self.dataset.crs, *bounds)
+        ref = self.dataset.bounds
+        slack = max(abs(self.dataset.transform.a), abs(self.dataset.transform.e))
+        return (left >= ref.left - slack and right <= ref.right + slack
+                and bottom >= ref.bottom - slack and top <= ref.top + slack)
+
+    def window(self, crs, transform, height: int, width: int) -> np.ndarray:
+        """The reference resampled onto the scene's grid, HxWx3 u8."""
+        with WarpedVRT(self.dataset, crs=crs, transform=transform, width=width, height=height,
+                       resampling=Resampling.bilinear) as vrt:
+            pixels = vrt.read(indexes=list(range(1, BANDS + 1)))
+        return np.ascontiguousarray(pixels.transpose(1, 2, 0))
+
+    def close(self) -> None:
+        self.dataset.close()
+
+
+class Reader:
+    """Validates and decodes one inbox file at a time."""
+
+    def __init__(self, reference: Reference, max_side: int, max_pixels: int):
+        self.reference = reference
+        self.max_side, self.max_pixels = max_side, max_pixels
+
+    def read(self, path: Path, arrived: float) -> Scene:
+        """Decode `path` into a `Scene`, or raise `BadScene` saying why it cannot be used."""
+        try:
+            with warnings.catch_warnings():   # no georeferencing is a reason to refuse, said below
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                ds = rasterio.open(path)
+            with ds:
+                self._check_header(ds)
+                tags = ds.tags()
+                acquired = _acquisition_time(tags, arrived)
+                post = ds.read()
+                crs, transform, bounds = ds.crs, ds.transform, ds.bounds
+        except RasterioError as exc:
+            raise BadScene(f"not a readable GeoTIFF (truncated or corrupt): {str(exc).splitlines()[0]}") from None
+        if post.dtype.kind == "f" and np.isnan(post).any():
+            raise BadScene("NaN pixels")
+        if post.dtype != np.uint8:
+            raise BadScene(f"dtype {post.dtype}, expected uint8")
+        if not self.reference.covers(crs, bounds):
+            raise BadScene("outside the reference mosaic's coverage")
+        height, width = post.shape[1:]
+        pre = self.reference.window(crs, transform, height, width)
+        return Scene(id=tags.get(SCENE_ID_TAG) or path.stem, path=path, pre=pre,
+                     post=np.ascontiguousarray(post.transpose(1, 2, 0)), crs=crs,
+                     transform=transform, acquired=acquired, raw_bytes=int(post.nbytes))
+
+    def _check_header(self, ds) -> None:
+        """Everything that can be refused before a pixel is read (no allocation from a hostile header)."""
+        if ds.driver != "GTiff":
+            raise BadScene(f"not a GeoTIFF (format {ds.driver})")
+        if ds.width > self.max_side or ds.height > self.max_side or ds.width * ds.height > self.max_pixels:
+            raise BadScene(f"absurd size {ds.width}x{ds.height} (limits: side {self.max_side}, "
+                           f"{self.max_pixels} pixels)")
+        if ds.count != BANDS:
+            raise BadScene(f"{ds.count} bands, expected {BANDS} (RGB)")
+        if len(set(ds.dtypes)) != 1:
+            raise BadScene(f"mixed band dtypes {ds.dtypes}")
+        if ds.dtypes[0] != "uint8" and not ds.dtypes[0].startswith("float"):
+            raise BadScene(f"dtype {ds.dtypes[0]}, expected uint8")
+        if ds.crs is None or ds.transform.is_identity:
+            raise BadScene("no georeferencing (CRS and geotransform are required)")
+        if ds.transform.b != 0 or ds.transform.d != 0:
+            raise BadScene("rotated geotransform: only north-up scenes are supported")
+
+
+def quarantine(path: Path, folder: Path, reason: str) -> Path:
+    """Move `path` into `folder` with a `.reason` file beside it; never overwrite an earlier one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists() or target.with_name(target.name + ".reason").exists():
+        target = folder / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    shutil.move(str(path), target)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    target.with_name(target.name + ".reason").write_text(f"{reason}\nfile: {path.name}\nquarantined: {stamp}\n")
+    return target
+
+
+def retire(path: Path, processed: Path | None) -> None:
+    """A scene whose summary is spooled leaves the inbox: deleted, or moved to `processed`."""
+    try:
+        if processed is None:
+            os.unlink(path)
+        else:
+            processed.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(path), processed / path.name)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,231 @@
+"""The scene pipeline: three threads, so decoding, inference and post-processing overlap.
+
+    reader ──scenes (bounded: prefetch)──► infer ──AsyncInferQueue──► callback ──done──► post
+    (decode, validate, quarantine)         (cut tiles, start_async)                     (buildings, spool, retire)
+
+The reader decodes the next scene while the current one is inferred; the
+infer thread only cuts tiles and queues them (it blocks only when every infer
+request is busy, which is the point); the post thread turns finished scenes
+into summaries. A scene file stays in the inbox until its summary is
+committed to the spool, so whatever a crash or a shutdown interrupts is
+simply done again on the next start.
+
+A precision swap happens in the infer thread between two scenes: the old
+engine's queue is drained, the reference is replaced, then the command is
+answered. No tile is dropped or inferred twice and every scene is made by
+exactly one precision, which its summary names.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+from onboard import ingest, postprocess
+from onboard.engine import Engine, SceneJob
+from onboard.protocol import priority
+from onboard.spool import Spool
+from onboard.telemetry import Telemetry
+from satedge.logs import event
+
+log = logging.getLogger("satedge.onboard.pipeline")
+
+POLL_S = 0.1  # how often blocked threads look at the stop flag
+
+
+class Swap:
+    """A request to serve `engine` from the next scene on; `done` fires once it serves."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.done = threading.Event()
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, reader: ingest.Reader, spool: Spool, telemetry: Telemetry, clock,
+                 *, inbox: Path, quarantine: Path, processed: Path | None, prefetch: int, poll_s: float,
+                 min_class: int, split_m: float, min_area_m2: float):
+        self.engine = engine
+        self.reader, self.spool, self.telemetry, self.clock = reader, spool, telemetry, clock
+        self.inbox, self.quarantine_dir, self.processed = inbox, quarantine, processed
+        self.poll_s = poll_s
+        self.min_class, self.split_m, self.min_area_m2 = min_class, split_m, min_area_m2
+        self.scenes: queue.Queue = queue.Queue(maxsize=prefetch)
+        self.finished: queue.Queue = queue.Queue()
+        self.claimed: set[Path] = set()        # files read or in flight: not to be read again
+        self.in_flight = 0                     # scenes queued in the engine, not yet spooled
+        self._in_flight_lock = threading.Lock()
+        self._swap: Swap | None = None
+        self._swap_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.failed = False
+        self.threads = [threading.Thread(target=self._guard, args=(loop,), name=f"onboard-{name}", daemon=True)
+                        for name, loop in (("reader", self._read_loop), ("infer", self._infer_loop),
+                                           ("post", self._post_loop))]
+        self._infer_thread = self.threads[1]
+        telemetry.gauge(precision=engine.precision)
+
+    # --- control -----------------------------------------------------------
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop reading; finish what is already being inferred; return when it is spooled."""
+        self.stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def swap(self, engine: Engine) -> Swap:
+        """Serve `engine` from the next scene on (the caller waits on `.done`)."""
+        request = Swap(engine)
+        with self._swap_lock:
+            self._swap = request
+        return request
+
+    def stopped(self) -> bool:
+        """True once the infer thread has exited (no swap can be taken any more)."""
+        return self.stopping.is_set() and not self._infer_thread.is_alive()
+
+    def depth(self) -> int:
+        return self.scenes.qsize() + self.in_flight
+
+    def _guard(self, loop) -> None:
+        """A thread that dies takes the daemon down with a traceback (a bug), not silently."""
+        try:
+            loop()
+        except BaseException:
+            log.exception("pipeline thread %s failed", threading.current_thread().name)
+            self.stopping.set()
+            self.failed = True
+            raise
+
+    # --- reader ------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while not self.stopping.is_set():
+            fresh = [p for p in ingest.pending(self.inbox) if p not in self.claimed]
+            if not fresh:
+                self.stopping.wait(self.poll_s)
+                continue
+            for path in fresh:
+                if self.stopping.is_set():
+                    break
+                self._read_one(path)
+
+    def _read_one(self, path: Path) -> None:
+        if not path.exists():            # retired by the post thread since the listing
+            return
+        if self.spool.done(path.name):   # spooled before a crash, not yet retired
+            ingest.retire(path, self.processed)
+            self.telemetry.count("scenes_skipped")
+            return
+        try:
+            scene = self.reader.read(path, arrived=self.clock.now())
+        except ingest.BadScene as bad:
+            self._quarantine(path, str(bad))
+            return
+        except FileNotFoundError:
+            return                       # taken away while we looked
+        except Exception as exc:         # whatever else one file can do must not stop the reader
+            log.exception("unexpected error reading %s", path.name)
+            self._quarantine(path, f"cannot be read: {type(exc).__name__}: {exc}")
+            return
+        self.claimed.add(path)
+        self.telemetry.count("scenes_in")
+        while not self.stopping.is_set():
+            try:
+                self.scenes.put(scene, timeout=POLL_S)
+                return
+            except queue.Full:
+                continue
+        self.claimed.discard(path)       # not started: it stays in the inbox for the next run
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        try:
+            target = ingest.quarantine(path, self.quarantine_dir, reason)
+        except FileNotFoundError:
+            return
+        self.telemetry.count("quarantined")
+        event(log, "scene quarantined", logging.WARNING, file=path.name, reason=reason, to=str(target))
+
+    # --- inference ---------------------------------------------------------
+
+    def _infer_loop(self) -> None:
+        while not self.stopping.is_set():
+            self._maybe_swap()
+            try:
+                scene = self.scenes.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            self._add_in_flight(1)
+            self.engine.start_scene(scene.pre, scene.post,
+                                    on_done=lambda job, scene=scene: self.finished.put((scene, job)))
+        self.engine.drain()
+        self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
+        while True:                      # decoded but never started: they stay in the inbox
+            try:
+                self.claimed.discard(self.scenes.get_nowait().path)
+            except queue.Empty:
+                break
+        self.finished.put(None)
+
+    def _add_in_flight(self, n: int) -> None:
+        with self._in_flight_lock:
+            self.in_flight += n
+
+    def _maybe_swap(self) -> None:
+        with self._swap_lock:
+            request, self._swap = self._swap, None
+        if request is None:
+            return
+        old = self.engine
+        old.drain()                      # every request of the old model completes first
+        self.engine = request.engine
+        self.telemetry.gauge(precision=request.engine.precision)
+        self.telemetry.count("swaps")
+        request.done.set()
+
+    # --- post-processing ---------------------------------------------------
+
+    def _post_loop(self) -> None:
+        while True:
+            try:
+                item = self.finished.get(timeout=POLL_S)
+            except queue.Empty:
+                if self.stopped():       # the infer thread died without its end marker
+                    return
+                continue
+            if item is None:
+                return
+            scene, job = item
+            try:
+                self._summarise(scene, job)
+            except Exception as exc:     # a bug on one scene must not lose it or stop the rest
+                log.exception("post-processing failed for %s", scene.path.name)
+                self._quarantine(scene.path, f"post-processing failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._add_in_flight(-1)
+                self.claimed.discard(scene.path)
+
+    def _summarise(self, scene: ingest.Scene, job: SceneJob) -> None:
+        probs = job.stitcher.probs
+        found = postprocess.buildings(probs, job.stitcher.classes(), scene.crs, scene.transform,
+                                      self.split_m, self.min_area_m2)
+        height, width = scene.post.shape[:2]
+        body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
+                                        found, model=self.engine.name, precision=job.precision,
+                                        raw_bytes=scene.raw_bytes, min_class=self.min_class)
+        prio = priority(body["n"])
+        seq = self.spool.add(prio, body, source=scene.path.name)
+        ingest.retire(scene.path, self.processed)
+        self.telemetry.tiles_done(job.tiles)
+        self.telemetry.count("scenes_out")
+        event(log, "scene summarised", scene=scene.id, seq=seq, prio=prio, prec=job.precision,
+              buildings=body["n"], listed=len(body["b"]), tiles=job.tiles,
+              ms=round((time.monotonic() - job.started) * 1000))

@@ -1,0 +1,180 @@
+"""Store-and-forward spool: summaries wait here (SQLite, WAL, fsync on commit) until acknowledged.
+
+A summary is committed before it may be sent and deleted only when the
+ground acks its `seq`; `seq`, `last_cmd` and `min_class` live in the same
+file, so a crash or restart neither loses nor renumbers anything. The scene
+file's name is recorded in the same transaction as its summary, so a scene
+that was spooled but not yet removed from the inbox when the process died is
+not summarised twice.
+
+When full (`max_summaries` or `max_bytes`), room is made by dropping the
+least urgent summaries first: highest `prio` value (3 = no damage) first,
+oldest first within it, and never one more urgent than the newcomer; if
+nothing less urgent is left, the newcomer itself is dropped. Every drop is
+counted (`evicted`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgpack
+
+from satedge.errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS summaries (
+    seq INTEGER PRIMARY KEY, prio INTEGER NOT NULL, body BLOB NOT NULL,
+    size INTEGER NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS summaries_order ON summaries (prio, seq);
+CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL, detail TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Spooled:
+    seq: int
+    prio: int
+    body: dict
+
+
+class Spool:
+    """One SQLite file; safe to share between the daemon's threads (one connection, one lock)."""
+
+    def __init__(self, path: Path, max_summaries: int = 100_000, max_bytes: int = 256 << 20):
+        self.path = Path(path)
+        self.max_summaries, self.max_bytes = max_summaries, max_bytes
+        self.evicted = 0
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")   # fsync at every commit: durable before sent
+            self.db.executescript(SCHEMA)
+            self.db.execute("PRAGMA quick_check").fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise UserError(f"cannot open spool {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    @contextmanager
+    def _transaction(self):
+        """One atomic, fsync'd write (the connection autocommits otherwise)."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # --- state -------------------------------------------------------------
+
+    def _get(self, key: str, default: int) -> int:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return default if row is None else int(row[0])
+
+    def _set(self, key: str, value: int) -> None:
+        self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def get(self, key: str, default: int = 0) -> int:
+        with self._lock:
+            return self._get(key, default)
+
+    def set(self, key: str, value: int) -> None:
+        with self._transaction():
+            self._set(key, value)
+
+    @property
+    def last_cmd(self) -> int:
+        return self.get("last_cmd", 0)
+
+    # --- summaries ---------------------------------------------------------
+
+    def done(self, source: str) -> bool:
+        """Whether the scene file named `source` already has a summary (spooled now or earlier)."""
+        with self._lock:
+            return self.db.execute("SELECT 1 FROM sources WHERE name = ?", (source,)).fetchone() is not None
+
+    def add(self, prio: int, body: dict, source: str | None = None) -> int | None:
+        """Commit a summary (made from the file named `source`) and return its new `seq`.
+
+        None if the full spool had to refuse it; `source` is recorded either way.
+        """
+        blob = msgpack.packb(body, use_bin_type=True)
+        with self._transaction():
+            seq = self._get("next_seq", 1)
+            self._set("next_seq", seq + 1)
+            if source is not None:
+                self.db.execute("INSERT OR REPLACE INTO sources (name, seq) VALUES (?, ?)", (source, seq))
+            if not self._make_room(prio, len(blob)):
+                self.evicted += 1
+                return None
+            self.db.execute("INSERT INTO summaries (seq, prio, body, size, created) VALUES (?, ?, ?, ?, ?)",
+                            (seq, prio, blob, len(blob), time.time()))
+        return seq
+
+    def _make_room(self, prio: int, size: int) -> bool:
+        count, total = self.db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM summaries").fetchone()
+        while count + 1 > self.max_summaries or total + size > self.max_bytes:
+            victim = self.db.execute("SELECT seq, size FROM summaries WHERE prio >= ? "
+                                     "ORDER BY prio DESC, seq ASC LIMIT 1", (prio,)).fetchone()
+            if victim is None:
+                return False
+            self.db.execute("DELETE FROM summaries WHERE seq = ?", (victim[0],))
+            self.evicted += 1
+            count, total = count - 1, total - victim[1]
+        return True
+
+    def ack(self, seqs: list[int]) -> int:
+        """Delete acknowledged summaries; returns how many were still here."""
+        with self._transaction():
+            cur = self.db.executemany("DELETE FROM summaries WHERE seq = ?", [(int(s),) for s in seqs])
+            return cur.rowcount
+
+    def next_batch(self, exclude: set[int], limit: int = 64) -> list[Spooled]:
+        """The most urgent summaries not in `exclude` (in flight): lowest prio, then oldest."""
+        with self._lock:
+            rows = self.db.execute("SELECT seq, prio, body FROM summaries ORDER BY prio, seq "
+                                   "LIMIT ?", (limit + len(exclude),)).fetchall()
+        out = [Spooled(seq, prio, msgpack.unpackb(body, raw=False)) for seq, prio, body in rows
+               if seq not in exclude]
+        return out[:limit]
+
+    def stats(self) -> tuple[int, int]:
+        """(summaries, bytes) waiting."""
+        with self._lock:
+            count, total = self.db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM summaries").fetchone()
+        return int(count), int(total)
+
+    # --- command results ---------------------------------------------------
+
+    def finish_command(self, cmd_id: int, ok: bool, detail: str) -> None:
+        """Record a command's outcome and advance `last_cmd` in one transaction."""
+        with self._transaction():
+            if cmd_id > self._get("last_cmd", 0):
+                self._set("last_cmd", cmd_id)
+            self.db.execute("INSERT OR REPLACE INTO results (id, ok, detail) VALUES (?, ?, ?)",
+                            (cmd_id, int(ok), detail))
+
+    def results(self) -> list[tuple[int, bool, str]]:
+        """Command results not yet sent."""
+        with self._lock:
+            rows = self.db.execute("SELECT id, ok, detail FROM results ORDER BY id").fetchall()
+        return [(i, bool(ok), detail) for i, ok, detail in rows]
+
+    def result_sent(self, cmd_id: int) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM results WHERE id = ?", (cmd_id,))

@@ -1,0 +1,83 @@
+"""`onboard.engine.Engine`: real compiled IRs, async queue, same pixels as a plain per-tile inference."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import openvino as ov
+import pytest
+
+from onboard import tiling
+from onboard.engine import Engine
+from onboard.manifest import Manifest
+from satedge.errors import UserError
+
+
+def scene(seed: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, (h, w, 3), dtype=np.uint8), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def reference_probs(manifest: Manifest, precision: str, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """The same scene through a synchronous request, tile by tile, stitched by hand."""
+    compiled = ov.Core().compile_model(str(manifest.ir(precision)), "CPU")
+    h, w = post.shape[:2]
+    ppre, ppost = tiling.pad_to(pre, manifest.tile), tiling.pad_to(post, manifest.tile)
+    tiles = tiling.grid(ppost.shape[0], ppost.shape[1], manifest.tile, manifest.overlap)
+    chips = tiling.cut(ppre, ppost, tiles, manifest.tile)
+    out = np.zeros((5, h, w), dtype=np.float32)
+    for t, chip in zip(tiles, chips):
+        probs = compiled(chip[None])[0][0]
+        y0, y1, x0, x1 = t.own
+        y1, x1 = min(y1, h), min(x1, w)
+        out[:, y0:y1, x0:x1] = probs[:, y0 - t.y:y1 - t.y, x0 - t.x:x1 - t.x]
+    return out
+
+
+@pytest.mark.parametrize("shape", [(200, 150), (40, 30)])
+def test_predict_scene_matches_tile_by_tile_inference(model_dir, tmp_path, shape):
+    manifest = Manifest.load(model_dir)
+    engine = Engine(manifest, "fp32", cache_dir=tmp_path / "cache")
+    assert engine.requests >= 1 and engine.precision == "fp32"
+    pre, post = scene(1, *shape)
+    stitched = engine.predict_scene(pre, post)
+    assert stitched.probs.shape == (5, *shape)
+    np.testing.assert_allclose(stitched.probs.astype(np.float32), reference_probs(manifest, "fp32", pre, post),
+                               atol=2e-3)   # float16 storage
+    np.testing.assert_allclose(stitched.probs.astype(np.float32).sum(axis=0), 1.0, atol=5e-3)
+
+
+def test_scenes_overlap_in_the_queue(model_dir, tmp_path):
+    """Several scenes queued back to back finish independently, each with its own stitched map."""
+    engine = Engine(Manifest.load(model_dir), "fp16", cache_dir=tmp_path / "cache")
+    scenes = [scene(s, 128, 128) for s in range(3)]
+    jobs = [engine.start_scene(pre, post) for pre, post in scenes]
+    engine.drain()
+    assert all(job.finished.is_set() and job.remaining == 0 for job in jobs)
+    for job, (pre, post) in zip(jobs, scenes):
+        np.testing.assert_array_equal(job.stitcher.probs, engine.predict_scene(pre, post).probs)
+    assert engine.tiles_done == 2 * sum(job.tiles for job in jobs)
+
+
+def test_int8_resolves_to_the_manifests_default(model_dir, tmp_path):
+    engine = Engine(Manifest.load(model_dir), "int8", cache_dir=tmp_path / "cache")
+    assert engine.precision == "int8-nncf"
+    pre, post = scene(2, 64, 64)
+    probs = engine.predict_scene(pre, post).probs.astype(np.float32)
+    assert np.isfinite(probs).all() and abs(probs.sum(axis=0).mean() - 1) < 0.02
+
+
+def test_refuses_an_ir_whose_sha256_does_not_match(model_dir, tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    with open(copy / "fp32.bin", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(UserError, match="sha256 does not match"):
+        Engine(Manifest.load(copy), "fp32", cache_dir=tmp_path / "cache")
+
+
+def test_missing_precision_is_a_user_error(tiny_model_dir, tmp_path):
+    with pytest.raises(UserError, match="has no int8-inc IR"):
+        Engine(Manifest.load(tiny_model_dir), "int8-inc", cache_dir=tmp_path / "cache")

@@ -1,0 +1,118 @@
+"""Ingest: every kind of bad input is refused with a reason; good scenes get their pre-event window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from onboard import ingest
+from tests.onboard.conftest import ACQUIRED, CRS, ORIGIN, RES, texture, write_tiff
+
+
+@pytest.fixture(scope="module")
+def reader(geo):
+    reference = ingest.Reference(geo.reference)
+    yield ingest.Reader(reference, max_side=4096, max_pixels=4096 * 4096)
+    reference.close()
+
+
+def test_good_scene_gets_the_reference_pixels_under_it(geo, reader, tmp_path):
+    path = geo.scene(tmp_path, "good", col=100, row=40, size=96, seed=5)
+    scene = reader.read(path, arrived=1.0)
+    assert scene.id == "good" and scene.acquired == ACQUIRED
+    assert scene.post.shape == scene.pre.shape == (96, 96, 3) and scene.pre.dtype == np.uint8
+    with rasterio.open(geo.reference) as ref:
+        expected = ref.read(window=((40, 136), (100, 196))).transpose(1, 2, 0)
+    np.testing.assert_array_equal(scene.pre, expected)   # aligned grids: resampling is exact
+    assert scene.raw_bytes == 96 * 96 * 3
+
+
+def test_reference_is_resampled_onto_the_scene_grid(geo, reader, tmp_path):
+    """A scene at 1 m over the 0.5 m reference: pre-event pixels on the scene's own (coarser) grid."""
+    path = write_tiff(tmp_path / "coarse.tif", texture(3, 64), west=ORIGIN[0] + 20, north=ORIGIN[1] - 20, res=1.0)
+    scene = reader.read(path, arrived=5.0)
+    assert scene.pre.shape == (64, 64, 3)
+    with rasterio.open(geo.reference) as ref:
+        block = ref.read(window=((40, 168), (40, 168))).astype(np.float32)
+    coarse = block.reshape(3, 64, 2, 64, 2).mean(axis=(2, 4)).transpose(1, 2, 0)
+    assert np.abs(scene.pre.astype(np.float32) - coarse).mean() < 40   # bilinear, not nearest to garbage
+    assert scene.acquired == 5.0                                         # no tag: the arrival time
+
+
+def test_acquisition_time_in_iso_8601_and_scene_id_tag(geo, reader, tmp_path):
+    path = write_tiff(tmp_path / "iso_post_disaster.tif", texture(4, 64), west=ORIGIN[0], north=ORIGIN[1],
+                      tags={"ACQUISITION_TIME": "2027-01-15T10:30:00Z", "SCENE_ID": "iso"})
+    scene = reader.read(path, arrived=0)
+    assert scene.acquired == 1800009000.0 and scene.id == "iso"
+
+
+def _sparse_huge(path):
+    """A valid GeoTIFF header claiming 60000 x 60000 pixels (sparse: a few hundred bytes on disk)."""
+    with rasterio.open(path, "w", driver="GTiff", width=60000, height=60000, count=3, dtype="uint8",
+                       crs=CRS, transform=from_origin(*ORIGIN, RES, RES), tiled=True, sparse_ok=True):
+        pass
+    return path
+
+
+BAD = {
+    "not_tiff": (lambda d: (d / "x.tif").write_bytes(b"GIF89a, not a tiff") and d / "x.tif",
+                 "not a readable GeoTIFF"),
+    "empty": (lambda d: (d / "x.tif").write_bytes(b"") or d / "x.tif", "not a readable GeoTIFF"),
+    "one_band": (lambda d: write_tiff(d / "x.tif", texture(1, 64, bands=1), west=ORIGIN[0], north=ORIGIN[1]),
+                 "1 bands, expected 3"),
+    "uint16": (lambda d: write_tiff(d / "x.tif", texture(1, 64).astype(np.uint16), west=ORIGIN[0],
+                                    north=ORIGIN[1]), "dtype uint16"),
+    "nan": (lambda d: write_tiff(d / "x.tif", np.full((3, 64, 64), np.nan, np.float32), west=ORIGIN[0],
+                                 north=ORIGIN[1]), "NaN pixels"),
+    "float_without_nan": (lambda d: write_tiff(d / "x.tif", np.ones((3, 64, 64), np.float32), west=ORIGIN[0],
+                                               north=ORIGIN[1]), "dtype float32, expected uint8"),
+    "absurd_size": (lambda d: _sparse_huge(d / "x.tif"), "absurd size 60000x60000"),
+    "no_georef": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=0, north=0, georef=False),
+                  "no georeferencing"),
+    "outside": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=ORIGIN[0] + 5000, north=ORIGIN[1]),
+                "outside the reference"),
+    "partly_outside": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=ORIGIN[0] - 16, north=ORIGIN[1]),
+                       "outside the reference"),
+    "bad_time_tag": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=ORIGIN[0], north=ORIGIN[1],
+                                          tags={"ACQUISITION_TIME": "yesterday"}), "is not a time"),
+}
+
+
+def test_truncated_tiff(geo, reader, tmp_path):
+    whole = geo.scene(tmp_path, "whole", size=256).read_bytes()
+    path = tmp_path / "cut.tif"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(ingest.BadScene, match="not a readable GeoTIFF"):
+        reader.read(path, arrived=0)
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_refused_with_a_reason(reader, tmp_path, case):
+    make, reason = BAD[case]
+    path = make(tmp_path)
+    with pytest.raises(ingest.BadScene, match=reason):
+        reader.read(path, arrived=0)
+
+
+def test_quarantine_moves_the_file_with_its_reason_and_never_overwrites(tmp_path):
+    inbox, quarantine = tmp_path / "inbox", tmp_path / "quarantine"
+    inbox.mkdir()
+    targets = []
+    for content in (b"first", b"second"):
+        path = inbox / "a.tif"
+        path.write_bytes(content)
+        targets.append(ingest.quarantine(path, quarantine, "because"))
+    assert not (inbox / "a.tif").exists()
+    assert [t.read_bytes() for t in targets] == [b"first", b"second"]
+    assert all(t.with_name(t.name + ".reason").read_text().startswith("because\n") for t in targets)
+
+
+def test_pending_lists_published_scenes_oldest_first(tmp_path):
+    import os
+    for i, name in enumerate(["b.tif", "a.TIFF", ".c.tif.part", "notes.txt"]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    assert [p.name for p in ingest.pending(tmp_path)] == ["b.tif", "a.TIFF"]
+    assert ingest.pending(tmp_path / "missing") == []

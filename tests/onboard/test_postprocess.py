@@ -1,0 +1,105 @@
+"""Buildings from a class map: instances, votes, areas, WGS84 centroids, and the summary body."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasterio.crs import CRS
+from rasterio.transform import from_origin
+from rasterio.warp import transform as warp_transform
+
+from onboard import postprocess
+from onboard.protocol import priority, validate_body
+
+UTM = CRS.from_epsg(32633)
+TRANSFORM = from_origin(500_000.0, 6_000_000.0, 0.5, 0.5)
+
+
+def probs_for(classes: np.ndarray, p: float = 0.8) -> np.ndarray:
+    """Probabilities that put `p` on each pixel's class and spread the rest."""
+    probs = np.full((5, *classes.shape), (1 - p) / 4, dtype=np.float16)
+    for c in range(5):
+        probs[c][classes == c] = p
+    return probs
+
+
+def test_buildings_classes_areas_and_centroids():
+    classes = np.zeros((100, 100), np.uint8)
+    classes[10:30, 10:30] = 4          # 20x20 px = 100 m², destroyed
+    classes[60:70, 50:60] = 1          # 10x10 px = 25 m², no damage
+    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    order = np.argsort(found.area)[::-1]
+    assert found.cls[order].tolist() == [4, 1]
+    assert found.area[order].tolist() == [100.0, 25.0]
+    np.testing.assert_allclose(found.conf, 80, atol=0.1)
+    # Centroid of the first: pixel centre (20, 20) -> UTM -> WGS84.
+    (lon,), (lat,) = warp_transform(UTM, postprocess.WGS84, [500_000 + 20 * 0.5], [6_000_000 - 20 * 0.5])
+    assert found.lon[order][0] == pytest.approx(lon, abs=1e-7) and found.lat[order][0] == pytest.approx(lat, abs=1e-7)
+
+
+def test_touching_buildings_are_split_at_a_neck():
+    classes = np.zeros((60, 80), np.uint8)
+    classes[10:30, 10:30] = 2
+    classes[19:21, 30:40] = 2          # a 1 m wide neck
+    classes[10:30, 40:60] = 3
+    n, labels = postprocess.label_buildings(classes, split_px=2)
+    assert n == 2
+    assert labels[20, 20] != labels[20, 50] and labels[20, 20] > 0 and labels[20, 50] > 0
+    assert (labels > 0).sum() == (classes > 0).sum()     # every building pixel belongs to one
+
+
+def test_a_solid_block_is_one_building_and_a_tie_goes_to_the_more_severe_class():
+    classes = np.zeros((40, 60), np.uint8)
+    classes[10:20, 10:20] = 1
+    classes[10:20, 20:30] = 4          # same block, half no-damage, half destroyed
+    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    assert found.cls.tolist() == [4]
+    assert found.conf[0] == pytest.approx(0.5 * 80 + 0.5 * 5, abs=0.2)
+
+
+def test_small_blobs_are_not_buildings():
+    classes = np.zeros((40, 40), np.uint8)
+    classes[5, 5] = 3                  # 0.25 m²
+    classes[20:26, 20:26] = 3          # 9 m²
+    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=4.0)
+    assert found.area.tolist() == [9.0]
+
+
+def test_area_in_a_geographic_crs():
+    degrees = from_origin(15.0, 60.0, 1e-5, 1e-5)       # about 1.1 m x 0.56 m at 60 N
+    classes = np.zeros((20, 20), np.uint8)
+    classes[5:15, 5:15] = 1
+    found = postprocess.buildings(probs_for(classes), classes, CRS.from_epsg(4326), degrees,
+                                  split_m=0, min_area_m2=0)
+    expected = 100 * (1e-5 * 111_320) ** 2 * np.cos(np.radians(60.0))
+    assert found.area[0] == pytest.approx(expected, rel=0.01)
+
+
+def test_summary_body_keeps_to_the_protocol():
+    classes = np.zeros((100, 100), np.uint8)
+    classes[10:30, 10:30] = 4
+    classes[60:70, 50:60] = 1
+    classes[40:50, 70:80] = 2
+    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    body = postprocess.summary_body("scene-1", 1.8e9, UTM, TRANSFORM, 100, 100, found, model="tiny",
+                                    precision="fp16", raw_bytes=30000, min_class=2)
+    validate_body(body)
+    assert body["n"] == [1, 1, 0, 1]
+    assert sorted(row[2] for row in body["b"]) == [2, 4]          # no-damage is counted, not listed
+    assert priority(body["n"]) == 0
+    lon0, lat0, lon1, lat1 = body["bbox"]
+    assert lon0 < lon1 and lat0 < lat1
+    for dlon, dlat, *_ in body["b"]:
+        assert 0 < dlon < (lon1 - lon0) * 1e6 and 0 < dlat < (lat1 - lat0) * 1e6
+    everything = postprocess.summary_body("scene-1", 1.8e9, UTM, TRANSFORM, 100, 100, found, model="tiny",
+                                          precision="fp16", raw_bytes=30000, min_class=1)
+    assert len(everything["b"]) == 3
+
+
+def test_a_scene_without_buildings():
+    classes = np.zeros((32, 32), np.uint8)
+    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    body = postprocess.summary_body("empty", 0.0, UTM, TRANSFORM, 32, 32, found, model="tiny", precision="fp32",
+                                    raw_bytes=1, min_class=2)
+    validate_body(body)
+    assert body["n"] == [0, 0, 0, 0] and body["b"] == [] and priority(body["n"]) == 3
