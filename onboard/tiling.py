@@ -66,19 +66,26 @@ def cut(pre: np.ndarray, post: np.ndarray, tiles: list[Tile], tile: int) -> np.n
 
 
 class Stitcher:
-    """Accumulates per-tile class probabilities into one scene-sized map (float16)."""
+    """Accumulates per-tile class probabilities (float16) and argmax classes into scene-sized maps.
+
+    The argmax is taken per tile on the engine's float32 output, where it is
+    cheap; over the float16 scene map numpy has no fast path for it.
+    """
 
     def __init__(self, height: int, width: int, classes: int = 5):
         self.height, self.width = height, width
         ph, pw = max(height, 1), max(width, 1)
         self.probs = np.zeros((classes, ph, pw), dtype=np.float16)
+        self._classes = np.zeros((ph, pw), dtype=np.uint8)
 
     def put(self, t: Tile, probs: np.ndarray) -> None:
         """`probs`: `[classes, tile, tile]` for tile `t`; only the span it owns is kept."""
         y0, y1, x0, x1 = t.own
         y1, x1 = min(y1, self.height), min(x1, self.width)
-        self.probs[:, y0:y1, x0:x1] = probs[:, y0 - t.y:y1 - t.y, x0 - t.x:x1 - t.x]
+        owned = probs[:, y0 - t.y:y1 - t.y, x0 - t.x:x1 - t.x]
+        self.probs[:, y0:y1, x0:x1] = owned
+        self._classes[y0:y1, x0:x1] = owned.argmax(axis=0)
 
     def classes(self) -> np.ndarray:
         """Per-pixel argmax class, uint8 HxW."""
-        return self.probs.argmax(axis=0).astype(np.uint8)
+        return self._classes
