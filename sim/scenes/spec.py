@@ -1,0 +1,103 @@
+"""The plan of a run: which scene belongs to which event, where on Earth, and when.
+
+Everything a scene needs to be drawn is in its `SceneSpec`: `plan(count, seed)`
+gives the same specs every time, and `make_scene(spec)` draws the same pixels
+from them, so a scene can be re-made on its own (the camera feed does this) and
+comes out identical to the one `generate()` wrote. The drawing itself depends on
+(seed, index) only; the event a scene belongs to and its grid cell depend on
+the run's `count` too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+GSD_M = 0.5
+KINDS = ("flood", "wildfire", "earthquake", "hurricane")
+# xBD's `disaster_type` vocabulary for each of our event kinds.
+DISASTER_TYPE = {"flood": "flooding", "wildfire": "fire", "earthquake": "earthquake", "hurricane": "wind"}
+EVENT_SIZE = (4, 30)            # scenes per event, so training can split by event
+SCENE_INTERVAL_S = 2.0          # consecutive scenes of one pass are acquired this far apart
+DEFAULT_DIFFICULTY = 0.35
+
+
+@dataclass(frozen=True)
+class SceneSpec:
+    seed: int
+    index: int                  # position in the run; also the 8-digit xBD id
+    event: str                  # e.g. "flood-2"
+    kind: str                   # one of KINDS
+    event_scene: int            # position within its event
+    event_intensity: float      # mean fraction of damaged buildings in this event
+    cell: tuple[int, int]       # (row, col) of the scene on the run's ground grid
+    size: int
+    epsg: int                   # projected CRS (UTM, WGS84 north)
+    origin: tuple[float, float]  # easting, northing of the grid's top-left corner
+    pre_time: datetime
+    post_time: datetime
+    difficulty: float = DEFAULT_DIFFICULTY
+
+    @property
+    def stem(self) -> str:
+        return f"{self.event}_{self.index:08d}"
+
+    @property
+    def disaster_type(self) -> str:
+        return DISASTER_TYPE[self.kind]
+
+    @property
+    def transform(self) -> tuple[float, float, float, float, float, float]:
+        """GDAL/affine coefficients (a, b, c, d, e, f): x = a*col + c, y = e*row + f."""
+        row, col = self.cell
+        left = self.origin[0] + col * self.size * GSD_M
+        top = self.origin[1] - row * self.size * GSD_M
+        return (GSD_M, 0.0, left, 0.0, -GSD_M, top)
+
+
+def event_sizes(count: int, rng: np.random.Generator) -> list[int]:
+    """Split `count` scenes into events of EVENT_SIZE scenes (the last one absorbs a remainder)."""
+    sizes: list[int] = []
+    left = count
+    while left > 0:
+        n = min(int(rng.integers(EVENT_SIZE[0], EVENT_SIZE[1] + 1)), left)
+        if 0 < left - n < EVENT_SIZE[0]:
+            n = left
+        sizes.append(n)
+        left -= n
+    return sizes
+
+
+def grid_columns(count: int) -> int:
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DIFFICULTY) -> list[SceneSpec]:
+    """The specs of a run of `count` scenes, spread over events of 4-30 scenes, kinds in rotation."""
+    rng = np.random.default_rng([seed, 0xE7E7])
+    zone = int(rng.integers(10, 57))
+    origin = (float(rng.integers(300, 600)) * 1000.0, float(rng.integers(2800, 5200)) * 1000.0)
+    first_event = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 300)))
+    kinds = list(rng.permutation(KINDS))
+    cols = grid_columns(count)
+    specs: list[SceneSpec] = []
+    counters = dict.fromkeys(KINDS, 0)
+    for e, n in enumerate(event_sizes(count, rng)):
+        kind = str(kinds[e % len(kinds)])
+        counters[kind] += 1
+        event = f"{kind}-{counters[kind]}"
+        intensity = float(rng.uniform(0.12, 0.42))
+        passes = first_event + timedelta(days=3 * e, hours=float(rng.uniform(9.5, 11.5)))
+        pre = passes - timedelta(days=int(rng.integers(20, 400)), hours=float(rng.uniform(-1, 1)))
+        for k in range(n):
+            i = len(specs)
+            post_time = passes + timedelta(seconds=SCENE_INTERVAL_S * k)
+            specs.append(SceneSpec(seed=seed, index=i, event=event, kind=kind, event_scene=k,
+                                   event_intensity=intensity, cell=(i // cols, i % cols), size=size,
+                                   epsg=32600 + zone, origin=origin,
+                                   pre_time=pre.replace(microsecond=0),
+                                   post_time=post_time.replace(microsecond=0), difficulty=difficulty))
+    return specs
