@@ -1,0 +1,37 @@
+"""`satedge ground [--config FILE] [--check-config]`: run the ground station until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from ground.config import GroundConfig
+from satedge import config as satedge_config
+from satedge import logs
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="TOML file (default: built-in defaults)")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate and print the effective configuration, then exit")
+
+
+def run(args) -> int:
+    cfg = satedge_config.load(GroundConfig, args.config)
+    if args.check_config:
+        print(json.dumps(cfg.effective(), indent=2))
+        return 0
+    if args.log_format is None or args.log_level is None:
+        logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level)
+    from ground.station import Station
+
+    station = Station(cfg)
+
+    def stop(signum, frame):
+        station.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    station.run()
+    return 0

@@ -1,0 +1,111 @@
+"""`satedge command NAME VALUE [--db FILE | --config FILE] [--sat ID]`: queue an uplink command.
+
+The store is the queue: the command is committed to the station's SQLite file
+(the id comes from the store, so ids keep increasing across restarts of
+either side) and the running station picks it up within a second and sends
+it in the current or next window. So this runs where the store is (for a
+container: `docker compose exec ground satedge command ...`); there is no
+network control port to secure. `satedge command list` shows the queue and
+the satellites' answers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ground.config import GroundConfig
+from ground.store import connect, queue_command
+from onboard.protocol import PRECISIONS
+from satedge import config as satedge_config
+from satedge.errors import UserError
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """A CLI verb: the protocol command it queues and how its one argument becomes `args`."""
+
+    name: str
+    metavar: str
+    help: str
+    args: Callable[[str], dict]
+
+
+def _precision(value: str) -> dict:
+    if value not in PRECISIONS:
+        raise UserError(f"unknown precision {value!r}: choose one of {', '.join(PRECISIONS)}")
+    return {"precision": value}
+
+
+def _min_class(value: str) -> dict:
+    try:
+        cls = int(value)
+    except ValueError:
+        cls = 0
+    if not 1 <= cls <= 4:
+        raise UserError(f"set-min-class takes a class from 1 to 4, got {value!r}")
+    return {"cls": cls}
+
+
+UPLINKS: dict[str, Uplink] = {
+    "set-precision": Uplink("set_precision", "PRECISION", f"swap the onboard model ({'|'.join(PRECISIONS)})",
+                            _precision),
+    "set-min-class": Uplink("set_min_class", "CLASS", "lowest damage class listed per building (1..4)", _min_class),
+}
+
+
+def add_arguments(parser) -> None:
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, uplink in UPLINKS.items():
+        p = verbs.add_parser(verb, help=uplink.help, description=uplink.help)
+        p.add_argument("value", metavar=uplink.metavar)
+        p.add_argument("--sat", default=None, metavar="ID", help="only this satellite (default: every one)")
+        _store_options(p)
+    _store_options(verbs.add_parser("list", help="queued commands and the satellites' answers"))
+
+
+def _store_options(p) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--db", type=Path, default=None, help="the station's store (SQLite file)")
+    where.add_argument("--config", type=Path, default=None,
+                       help="the station's TOML configuration: its store.path (default: built-in defaults)")
+
+
+def _db_path(args) -> Path:
+    if args.db is not None:
+        return args.db
+    return satedge_config.load(GroundConfig, args.config).store.path
+
+
+def run(args) -> int:
+    path = _db_path(args)
+    if args.verb == "list":
+        return _list(path)
+    uplink = UPLINKS[args.verb]
+    cmd_args = uplink.args(args.value)
+    db = connect(path)
+    try:
+        cmd_id = queue_command(db, uplink.name, cmd_args, args.sat)
+    finally:
+        db.close()
+    target = args.sat or "every satellite"
+    print(f"queued command {cmd_id}: {uplink.name} {json.dumps(cmd_args)} for {target} in {path}")
+    return 0
+
+
+def _list(path: Path) -> int:
+    db = connect(path, create=False)
+    try:
+        rows = db.execute(
+            "SELECT c.id, c.name, c.args, c.target, r.satellite, r.sent, r.ok, r.detail FROM commands c"
+            " LEFT JOIN command_results r ON r.cmd_id = c.id ORDER BY c.id, r.satellite").fetchall()
+    finally:
+        db.close()
+    for r in rows:
+        state = "not sent yet" if r["satellite"] is None else (
+            f"{r['satellite']}: sent {r['sent']}x, " + ("no answer" if r["ok"] is None else
+                                                      f"ok={bool(r['ok'])} {r['detail']}"))
+        print(f"{r['id']:4d} {r['name']} {r['args']} -> {r['target'] or 'all'}: {state}")
+    return 0

@@ -1,0 +1,61 @@
+"""The ground station's configuration (DESIGN.md, "Configuration"): keys, defaults, checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from satedge.config import ClockSection, Config, LogSection, SecuritySection, Section
+
+
+class StationSection(Section):
+    """Where the station listens and where it stands (default: SvalSat, Svalbard)."""
+
+    bind: str = "tcp://*:7700"
+    lat: float = Field(78.2298, ge=-90, le=90)
+    lon: float = Field(15.4078, ge=-180, le=180)
+    alt_m: float = 500.0
+
+
+class LinkSection(Section):
+    """Contact schedule and link model, all durations in simulated seconds."""
+
+    schedule: Literal["periodic", "tle"] = "periodic"
+    period_s: float = Field(5400.0, gt=0)
+    window_s: float = Field(480.0, gt=0)
+    offset_s: float = Field(0.0, ge=0, description="start of the first periodic window after clock.epoch")
+    rate_bps: float = Field(9600.0, gt=0, description="bits per second granted to each satellite in a window")
+    delay_s: float = Field(0.01, ge=0, description="one-way delay")
+    loss: float = Field(0.0, ge=0, lt=1, description="probability that a frame is lost, either direction")
+    seed: int = 0
+    tle: list[str] | None = Field(None, description="two-line element set: a list of two strings")
+    min_elevation_deg: float = Field(10.0, ge=-90, lt=90)
+    credit_interval_s: float = Field(1.0, gt=0, description="how often credit is granted (at most 100 per wall second)")
+    cmd_retry_s: float = Field(60.0, gt=0, description="re-send an unanswered command after this long in a window "
+                                "(and not within 2 wall seconds)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "LinkSection":
+        if self.schedule == "periodic" and self.window_s > self.period_s:
+            raise ValueError(f"window_s ({self.window_s}) is longer than period_s ({self.period_s})")
+        if self.schedule == "tle":
+            if self.tle is None:
+                raise ValueError("schedule = 'tle' needs link.tle (a list of the two TLE lines)")
+            if len(self.tle) != 2:
+                raise ValueError(f"link.tle must be two lines, got {len(self.tle)}")
+        return self
+
+
+class StoreSection(Section):
+    path: Path = Path("data/ground.sqlite")
+
+
+class GroundConfig(Config):
+    clock: ClockSection = ClockSection()
+    security: SecuritySection = SecuritySection()
+    station: StationSection = StationSection()
+    link: LinkSection = LinkSection()
+    store: StoreSection = StoreSection()
+    log: LogSection = LogSection()

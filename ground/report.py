@@ -1,0 +1,159 @@
+"""`satedge report --db FILE --out DIR`: what a ground store holds, as JSON, GeoJSON and plots.
+
+`write_report(db_path, out_dir)` is also what a simulation calls at its end.
+Everything is read from the store, so a report can be made from a copy of it
+while the station is still running.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ground.store import connect
+from onboard.protocol import CLASS_NAMES
+from satedge.errors import UserError
+
+PERCENTILES = {"p50": 50, "p95": 95, "max": 100}
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _summaries(db) -> list[dict]:
+    rows = db.execute("SELECT satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec, body"
+                      " FROM summaries ORDER BY received, satellite, seq").fetchall()
+    return [dict(r, body=json.loads(r["body"])) for r in rows]
+
+
+def _latency(summaries: list[dict]) -> dict:
+    by_prio = defaultdict(list)
+    for s in summaries:
+        by_prio[s["prio"]].append(s["received"] - s["acq"])
+    return {str(p): {"count": len(v), **{k: round(float(np.percentile(v, q)), 3) for k, q in PERCENTILES.items()}}
+            for p, v in sorted(by_prio.items())}
+
+
+def _passes(db, summaries: list[dict]) -> list[dict]:
+    link = defaultdict(lambda: defaultdict(int))
+    for r in db.execute("SELECT * FROM passes"):
+        for key in ("bytes_granted", "bytes_received", "frames", "duplicates"):
+            link[r["win"]][key] += r[key]
+        link[r["win"]]["satellites"] += 1
+    sent = defaultdict(lambda: defaultdict(int))
+    for s in summaries:
+        sent[s["win"]]["summaries"] += 1
+        sent[s["win"]]["summary_bytes"] += s["bytes"]
+        sent[s["win"]]["raw_bytes"] += s["raw"]
+        sent[s["win"]][f"prio_{s['prio']}"] += 1
+    out = []
+    for w in db.execute("SELECT win, start, end FROM windows ORDER BY start"):
+        entry = {"win": w["win"], "start": w["start"], "end": w["end"], "start_utc": iso(w["start"]),
+                 "duration_s": round(w["end"] - w["start"], 3), "bytes_granted": 0, "bytes_received": 0,
+                 "frames": 0, "duplicates": 0, "summaries": 0, "summary_bytes": 0, "raw_bytes": 0}
+        entry.update(link.get(w["win"], {}))
+        entry.update(sent.get(w["win"], {}))
+        out.append(entry)
+    return out
+
+
+def _commands(db) -> list[dict]:
+    commands = []
+    for c in db.execute("SELECT * FROM commands ORDER BY id").fetchall():
+        results = [{"satellite": r["satellite"], "sent": r["sent"], "first_sent_utc": iso(r["first_sent"]),
+                    "ok": None if r["ok"] is None else bool(r["ok"]), "detail": r["detail"],
+                    "answered_utc": iso(r["answered"])}
+                   for r in db.execute("SELECT * FROM command_results WHERE cmd_id = ? ORDER BY satellite",
+                                       (c["id"],))]
+        commands.append({"id": c["id"], "name": c["name"], "args": json.loads(c["args"]),
+                         "target": c["target"], "queued_wall_utc": iso(c["queued"]), "results": results})
+    return commands
+
+
+def buildings(summaries: list[dict]) -> list[dict]:
+    """One GeoJSON Point per reported building: centroid = bbox corner + micro-degree offsets."""
+    features = []
+    for s in summaries:
+        lon0, lat0 = s["body"]["bbox"][:2]
+        for dlon, dlat, cls, area, conf in s["body"]["b"]:
+            features.append({
+                "type": "Feature",
+                "geometry": {"type": "Point",
+                             "coordinates": [round(lon0 + dlon * 1e-6, 7), round(lat0 + dlat * 1e-6, 7)]},
+                "properties": {"class": CLASS_NAMES[cls - 1], "cls": cls, "area_m2": area, "confidence": conf,
+                               "scene": s["scene"], "satellite": s["satellite"], "seq": s["seq"],
+                               "acquired": iso(s["acq"]), "received": iso(s["received"]),
+                               "latency_s": round(s["received"] - s["acq"], 3)}})
+    return features
+
+
+def build_report(db_path: Path) -> tuple[dict, list[dict], list[dict]]:
+    db = connect(db_path, create=False)
+    try:
+        summaries = _summaries(db)
+        passes = _passes(db, summaries)
+        commands = _commands(db)
+        counters = {r["name"]: r["value"] for r in db.execute("SELECT name, value FROM counters ORDER BY name")}
+    finally:
+        db.close()
+    per_sat = defaultdict(lambda: {"summaries": 0, "summary_bytes": 0, "raw_bytes": 0, "scenes": []})
+    for s in summaries:
+        entry = per_sat[s["satellite"]]
+        entry["summaries"] += 1
+        entry["summary_bytes"] += s["bytes"]
+        entry["raw_bytes"] += s["raw"]
+        entry["scenes"].append(s["scene"])
+    for sat, entry in per_sat.items():
+        entry["duplicates_dropped"] = counters.get(f"duplicates.{sat}", 0)
+    raw = sum(s["raw"] for s in summaries)
+    summary_bytes = sum(s["bytes"] for s in summaries)
+    link_bytes = sum(p["bytes_received"] for p in passes)
+    features = buildings(summaries)
+    report = {
+        "store": str(db_path),
+        "summaries": len(summaries),
+        "duplicates_dropped": counters.get("duplicates", 0),
+        "satellites": dict(sorted(per_sat.items())),
+        "scenes": sorted({s["scene"] for s in summaries}),
+        "buildings": len(features),
+        "bytes": {"summaries": summary_bytes, "link_total": link_bytes, "raw_imagery": raw,
+                  "raw_per_summary_byte": round(raw / summary_bytes, 1) if summary_bytes else None},
+        "passes": passes,
+        "latency_s": _latency(summaries),
+        "commands": commands,
+        "counters": counters,
+    }
+    return report, summaries, features
+
+
+def write_report(db_path: Path, out_dir: Path) -> dict:
+    """Write report.json, damage.geojson and the PNG plots to `out_dir`; return the report."""
+    from ground import plots
+
+    db_path, out_dir = Path(db_path), Path(out_dir)
+    report, summaries, features = build_report(db_path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out_dir}: {exc.strerror}") from None
+    (out_dir / "damage.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    report["plots"] = plots.draw_all(report, summaries, features, out_dir)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--db", type=Path, required=True, help="the ground store (SQLite file)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for report.json, damage.geojson, PNGs")
+
+
+def run(args) -> int:
+    report = write_report(args.db, args.out)
+    print(f"{report['summaries']} summaries from {len(report['satellites'])} satellite(s), "
+          f"{report['buildings']} buildings, {len(report['passes'])} windows -> {args.out}")
+    return 0

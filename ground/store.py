@@ -1,0 +1,181 @@
+"""The ground store: one SQLite file (WAL, synchronous=FULL) that the station, the command CLI
+and the report share.
+
+A summary is committed before its ack is sent, keyed by `(satellite, seq)`, so
+a crash after the commit at worst costs a re-sent summary that is then
+recognised as a duplicate. Commands get their ids from AUTOINCREMENT, which
+never reuses an id, even after a restart or a deleted row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from satedge.errors import UserError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS summaries (
+    satellite TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    prio      INTEGER NOT NULL,
+    scene     TEXT NOT NULL,
+    acq       REAL NOT NULL,      -- acquisition time, sim seconds
+    received  REAL NOT NULL,      -- reception time at the ground, sim seconds
+    win       INTEGER,            -- window it arrived in
+    bytes     INTEGER NOT NULL,   -- encoded frame length on the link
+    raw       INTEGER NOT NULL,   -- raw imagery bytes it stands for
+    model     TEXT NOT NULL,
+    prec      TEXT NOT NULL,
+    body      TEXT NOT NULL,      -- the summary body as JSON
+    PRIMARY KEY (satellite, seq)
+);
+CREATE TABLE IF NOT EXISTS windows (
+    win    INTEGER PRIMARY KEY,
+    start  REAL NOT NULL,
+    end    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passes (
+    win            INTEGER NOT NULL,
+    satellite      TEXT NOT NULL,
+    bytes_granted  INTEGER NOT NULL DEFAULT 0,
+    bytes_received INTEGER NOT NULL DEFAULT 0,
+    frames         INTEGER NOT NULL DEFAULT 0,
+    summaries      INTEGER NOT NULL DEFAULT 0,
+    duplicates     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (win, satellite)
+);
+CREATE TABLE IF NOT EXISTS commands (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    name    TEXT NOT NULL,
+    args    TEXT NOT NULL,        -- JSON
+    target  TEXT,                 -- a satellite id, or NULL for every satellite
+    queued  REAL NOT NULL         -- wall-clock Unix time
+);
+CREATE TABLE IF NOT EXISTS command_results (
+    cmd_id     INTEGER NOT NULL REFERENCES commands(id),
+    satellite  TEXT NOT NULL,
+    sent       INTEGER NOT NULL DEFAULT 0,   -- times sent
+    first_sent REAL,                         -- sim seconds
+    ok         INTEGER,                      -- NULL until a cmd_result arrives
+    detail     TEXT,
+    answered   REAL,                         -- sim seconds
+    PRIMARY KEY (cmd_id, satellite)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Command:
+    id: int
+    name: str
+    args: dict
+    target: str | None
+
+
+def connect(path: Path, create: bool = True) -> sqlite3.Connection:
+    """Open the store (WAL, FULL sync, 10 s busy timeout so the CLI and the station can share it)."""
+    path = Path(path)
+    if not create and not path.is_file():
+        raise UserError(f"no ground store at {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(SCHEMA)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        raise UserError(f"cannot open ground store {path}: {exc}") from None
+    db.row_factory = sqlite3.Row
+    return db
+
+
+class Store:
+    """What the station writes; every method is one transaction."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.db = connect(self.path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add_summaries(self, rows: list[dict]) -> list[bool]:
+        """Store summaries in one transaction; True for each that is new, False for a duplicate."""
+        fresh = []
+        with self.db:
+            for r in rows:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO summaries (satellite, seq, prio, scene, acq, received, win, bytes,"
+                    " raw, model, prec, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (r["satellite"], r["seq"], r["prio"], r["body"]["scene"], r["body"]["acq"], r["received"],
+                     r["win"], r["bytes"], r["body"]["raw"], r["body"]["model"], r["body"]["prec"],
+                     json.dumps(r["body"])))
+                fresh.append(cur.rowcount == 1)
+        return fresh
+
+    def window(self, win: int, start: float, end: float) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO windows (win, start, end) VALUES (?,?,?)", (win, start, end))
+
+    def add_pass(self, win: int, satellite: str, **deltas: int) -> None:
+        """Add to a pass's totals (a restarted station adds to what it had counted)."""
+        cols = ", ".join(deltas)
+        marks = ", ".join("?" for _ in deltas)
+        updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in deltas)
+        with self.db:
+            self.db.execute(
+                f"INSERT INTO passes (win, satellite, {cols}) VALUES (?, ?, {marks})"
+                f" ON CONFLICT (win, satellite) DO UPDATE SET {updates}",
+                (win, satellite, *deltas.values()))
+
+    def add_counters(self, counts: dict[str, int]) -> None:
+        if not counts:
+            return
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO counters (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", counts.items())
+
+    def pending_commands(self, satellite: str) -> list[Command]:
+        """Commands for `satellite` without a result from it, oldest first."""
+        rows = self.db.execute(
+            "SELECT c.id, c.name, c.args, c.target FROM commands c"
+            " LEFT JOIN command_results r ON r.cmd_id = c.id AND r.satellite = ?"
+            " WHERE (c.target IS NULL OR c.target = ?) AND r.ok IS NULL ORDER BY c.id",
+            (satellite, satellite)).fetchall()
+        return [Command(r["id"], r["name"], json.loads(r["args"]), r["target"]) for r in rows]
+
+    def command_sent(self, cmd_id: int, satellite: str, now: float) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO command_results (cmd_id, satellite, sent, first_sent) VALUES (?, ?, 1, ?)"
+                " ON CONFLICT (cmd_id, satellite) DO UPDATE SET sent = sent + 1", (cmd_id, satellite, now))
+
+    def command_result(self, cmd_id: int, satellite: str, ok: bool, detail: str, now: float) -> bool:
+        """Record a result; a real one replaces a "duplicate" answer, never the reverse. False if unknown id."""
+        if self.db.execute("SELECT 1 FROM commands WHERE id = ?", (cmd_id,)).fetchone() is None:
+            return False
+        with self.db:
+            self.db.execute(
+                "INSERT INTO command_results (cmd_id, satellite, ok, detail, answered) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (cmd_id, satellite) DO UPDATE SET ok = excluded.ok, detail = excluded.detail,"
+                " answered = excluded.answered WHERE ok IS NULL OR (detail = 'duplicate'"
+                " AND excluded.detail != 'duplicate')",
+                (cmd_id, satellite, int(ok), detail, now))
+        return True
+
+
+def queue_command(db: sqlite3.Connection, name: str, args: dict, target: str | None = None) -> int:
+    """Queue a command durably; its id is larger than any id this store ever gave."""
+    with db:
+        cur = db.execute("INSERT INTO commands (name, args, target, queued) VALUES (?, ?, ?, ?)",
+                         (name, json.dumps(args), target, time.time()))
+    return cur.lastrowid

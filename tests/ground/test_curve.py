@@ -1,0 +1,51 @@
+"""CURVE: allow-listed satellites get through; a satellite with an unknown key gets nothing through."""
+
+from __future__ import annotations
+
+import time
+
+import zmq
+
+from satedge import keys
+from tests.ground.conftest import query
+from tests.ground.minisat import MiniSat, pack, summary_body
+
+
+def test_only_allow_listed_keys_get_through(station_factory, tmp_path):
+    keys_dir = tmp_path / "keys"
+    keys.make(keys_dir, ["sat-1", "sat-2"])
+    station = station_factory(security={"mode": "curve", "keys_dir": str(keys_dir)})
+    server_key = keys.ground_public(keys_dir)
+    member = MiniSat(station.address, "sat-1", curve=(*keys.satellite_secret(keys_dir, "sat-1"), server_key))
+    stranger_public, stranger_secret = zmq.curve_keypair()
+    stranger = MiniSat(station.address, "sat-3", curve=(stranger_public, stranger_secret, server_key))
+    # An allow-listed key speaking for another satellite's id is refused too.
+    impostor = MiniSat(station.address, "sat-9", curve=(*keys.satellite_secret(keys_dir, "sat-2"), server_key))
+    try:
+        frame = pack("summary", seq=1, prio=0, body=summary_body(1))
+        member.downlink({1: frame}, timeout_s=20, resend_after_s=0.3)
+        for sat in (stranger, impostor):
+            sat.hello()
+            sat.send_raw(pack("summary", seq=1, prio=0, body=summary_body(1)))
+        # Two full periods (3 s wall each) in which the stranger hears nothing at all.
+        deadline = time.monotonic() + 6.5
+        while time.monotonic() < deadline:
+            for sat in (member, stranger, impostor):
+                sat.pump(0.01)
+        assert zmq.EVENT_HANDSHAKE_FAILED_AUTH in stranger.events, stranger.events
+        assert zmq.EVENT_HANDSHAKE_SUCCEEDED not in stranger.events
+        assert stranger.received == [] and impostor.received == []
+        assert len(member.of_type("aos")) >= 2
+    finally:
+        for sat in (member, stranger, impostor):
+            sat.close()
+    assert station.stop() == 0
+    assert query(station.db_path, "SELECT satellite, seq FROM summaries") == [("sat-1", 1)]
+    counters = dict(query(station.db_path, "SELECT name, value FROM counters"))
+    assert counters["drop_identity"] >= 2, counters
+
+
+def test_security_none_says_so_in_the_log(station_factory):
+    station = station_factory(security={"mode": "none"})
+    assert station.stop() == 0
+    assert "security.mode = none" in station.log() and "warning" in station.log()
