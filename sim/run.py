@@ -367,7 +367,7 @@ def render_summary(s: dict) -> str:
               "| priority | n | p50 | p95 | max |", "| --- | --- | --- | --- | --- |"]
     for prio, lat in sorted(s["latency_s"].items()):
         if isinstance(lat, dict):
-            lines.append(f"| {prio} | {lat.get('n')} | {lat.get('p50')} | {lat.get('p95')} | {lat.get('max')} |")
+            lines.append(f"| {prio} | {lat.get('count')} | {lat.get('p50')} | {lat.get('p95')} | {lat.get('max')} |")
     lines += ["", f"Report, GeoJSON and plots: {s['report']}", ""]
     return "\n".join(lines)
 
@@ -382,5 +382,6 @@ def simulate(config: SimConfig, out: Path, duration: float | None = None, status
         reason = supervise(run, duration, status)
     except KeyboardInterrupt:
         reason = "interrupted (Ctrl-C)"
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan the processes
     codes = stop(run)
     return finish(run, reason, codes)
