@@ -8,13 +8,14 @@ from pathlib import Path
 
 from ground.config import GroundConfig
 from satedge import config as satedge_config
-from satedge import logs
+from satedge import health, logs
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="TOML file (default: built-in defaults)")
     parser.add_argument("--check-config", action="store_true",
                         help="validate and print the effective configuration, then exit")
+    health.add_argument(parser)
 
 
 def run(args) -> int:
@@ -22,6 +23,8 @@ def run(args) -> int:
     if args.check_config:
         print(json.dumps(cfg.effective(), indent=2))
         return 0
+    if args.health:
+        return health.check(cfg.store.path, cfg.log.status_interval_s)
     if args.log_format is None or args.log_level is None:
         logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level)
     from ground.station import Station

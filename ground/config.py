@@ -50,6 +50,7 @@ class LinkSection(Section):
 
 class StoreSection(Section):
     path: Path = Path("data/ground.sqlite")
+    report_dir: Path | None = Field(None, description="if set, the report is rewritten here after every window")
 
 
 class GroundConfig(Config):

@@ -10,6 +10,7 @@ counters since the last flush) is only this window's bookkeeping.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from ground.link import Link
 from ground.schedule import Window, build
 from ground.store import Store
 from onboard.protocol import SAT_TO_GROUND, FrameError, UnknownType, decode, encode
-from satedge import keys
+from satedge import health, keys
 from satedge.clock import SimClock
 from satedge.errors import UserError
 from satedge.logs import event
@@ -86,6 +87,8 @@ class Station:
         self.closed_win: int | None = None
         self.stopping = False
         self.key_owners: dict[str, str] = {}
+        self.allow_list_stamp: int | None = None
+        self.reporter: threading.Thread | None = None
         self.ctx = zmq.Context()
         self.auth = None
         self.sock = self._bind()
@@ -102,8 +105,8 @@ class Station:
             if security.mode == "curve":
                 keys_dir = Path(security.keys_dir)
                 keys.secure_server(sock, keys_dir)
-                self.key_owners = self._key_owners(keys.allow_list_dir(keys_dir))
                 self.auth = keys.start_authenticator(self.ctx, keys_dir)
+                self._refresh_allow_list()
             else:
                 event(log, "security.mode = none: satellites are not authenticated and frames are not "
                       "encrypted", logging.WARNING)
@@ -118,6 +121,18 @@ class Station:
             self.store.close()
             raise
         return sock
+
+    def _refresh_allow_list(self) -> None:
+        """(Re)read the allow-list when its folder changes: satellites added later (a constellation
+        scaled up, each replica making its key) are admitted without restarting the station."""
+        allow_dir = keys.allow_list_dir(Path(self.cfg.security.keys_dir))
+        stamp = allow_dir.stat().st_mtime_ns if allow_dir.exists() else None
+        if stamp == self.allow_list_stamp:
+            return
+        self.allow_list_stamp = stamp
+        self.key_owners = self._key_owners(allow_dir)
+        self.auth.configure_curve(domain="*", location=str(allow_dir))
+        event(log, "allow-list loaded", satellites=sorted(self.key_owners.values()))
 
     @staticmethod
     def _key_owners(allow_dir: Path) -> dict[str, str]:
@@ -192,6 +207,11 @@ class Station:
         for sat_id, frame in self.downlink.arrived(float("inf")):  # going off the air: say LOS now
             self._transmit(sat_id, frame)
         self._flush_counters()
+        if self.cfg.store.report_dir is not None:  # a last report of everything, written in full
+            if self.reporter is not None:
+                self.reporter.join(60)  # the one running may predate the last window
+            self._write_report()
+            self.reporter.join(60)
         self.sock.close(linger=0)
         self._stop_auth()
         self.ctx.term()
@@ -237,6 +257,23 @@ class Station:
         event(log, reason, win=window.id, duration_s=round(window.duration, 1), **dict(totals), **drops)
         self.closed_win = window.id
         self.window = None
+        self._write_report()
+
+    def _write_report(self) -> None:
+        """Rewrite the report after a window, off the loop (plots take a second), one at a time."""
+        report_dir = self.cfg.store.report_dir
+        if report_dir is None or (self.reporter is not None and self.reporter.is_alive()):
+            return
+        from ground.report import write_report
+
+        def write() -> None:
+            try:
+                write_report(self.store.path, report_dir)
+            except Exception as exc:  # a report is never worth the station
+                event(log, "report failed", logging.ERROR, error=str(exc), out=str(report_dir))
+
+        self.reporter = threading.Thread(target=write, name="report", daemon=True)
+        self.reporter.start()
 
     def _end_contact(self, sat: Satellite) -> dict:
         """Write a satellite's pass totals for the window; return them."""
@@ -433,6 +470,13 @@ class Station:
         self.unflushed.clear()
 
     def _status(self, now: float) -> None:
+        if self.auth is not None:
+            try:
+                self._refresh_allow_list()
+            except UserError as exc:  # a key being written right now: try again next time
+                self.allow_list_stamp = None
+                event(log, "allow-list not reloaded", logging.WARNING, error=str(exc))
+        health.beat(health.heartbeat_path(self.store.path), {"sim_time": now, "win": self.window and self.window.id})
         upcoming = self.schedule.next_window(now)
         event(log, "status", sim_time=round(now, 1), win=self.window.id if self.window else None,
               next_aos=round(upcoming.start, 1) if upcoming and not self.window else None,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from onboard.config import OnboardConfig
-from satedge import config, logs
+from satedge import config, health, logs
 
 
 def add_arguments(parser) -> None:
@@ -14,6 +14,7 @@ def add_arguments(parser) -> None:
                         help="TOML configuration (default: built-in defaults; env SATEDGE_<SECTION>_<KEY>)")
     parser.add_argument("--check-config", action="store_true",
                         help="validate and print the effective configuration, then exit")
+    health.add_argument(parser)
 
 
 def run(args) -> int:
@@ -23,5 +24,7 @@ def run(args) -> int:
     if args.check_config:
         print(json.dumps(cfg.effective(), indent=2))
         return 0
+    if args.health:
+        return health.check(cfg.spool.path, cfg.log.status_interval_s)
     from onboard.daemon import Daemon   # heavy imports (openvino, rasterio) only when running
     return Daemon(cfg).run()

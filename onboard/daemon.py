@@ -24,6 +24,7 @@ from onboard.manifest import Manifest
 from onboard.pipeline import Pipeline
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
+from satedge import health
 from satedge.clock import SimClock
 from satedge.errors import UserError
 from satedge.logs import event
@@ -96,6 +97,7 @@ class Daemon:
         self.pipeline.start()
         self.downlink.start()
         interval = self.cfg.log.status_interval_s
+        self.status()   # the first heartbeat: healthy as soon as it serves
         next_status = time.monotonic() + interval
         while not self.stop_requested.wait(min(0.2, interval)):
             if self.pipeline.failed:
@@ -111,6 +113,7 @@ class Daemon:
                              queue_depth=self.pipeline.depth(), in_flight=self.pipeline.in_flight)
         values = self.telemetry.snapshot()
         event(log, "status", **values)
+        health.beat(health.heartbeat_path(self.cfg.spool.path), values)
         return values
 
     def shutdown(self) -> int:

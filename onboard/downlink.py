@@ -40,6 +40,7 @@ from satedge.logs import event
 log = logging.getLogger("satedge.onboard.downlink")
 
 POLL_MS = 50
+HANDSHAKE_RETRY_S = 5.0     # wall seconds before trying again after the ground refused our key
 MONITORED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_HANDSHAKE_FAILED_AUTH \
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 
@@ -69,6 +70,7 @@ class Downlink:
         self.hello_due = False                # after aos: the window's first frame
         self.in_flight: dict[int, float] = {}  # seq -> monotonic time sent
         self.last_telemetry = 0.0
+        self.retry_at: float | None = None     # after a failed handshake: when to try again
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="onboard-downlink", daemon=True)
 
@@ -95,6 +97,8 @@ class Downlink:
                 if self.socket in ready:
                     while self.socket.poll(0):
                         self._on_frame(self.socket.recv())
+                if self.retry_at is not None and time.monotonic() >= self.retry_at:
+                    self._reconnect()
                 self._pump()
         finally:
             self.socket.disable_monitor()
@@ -116,8 +120,16 @@ class Downlink:
             self._end_window()
         else:
             event(log, "handshake with the ground failed (wrong CURVE key?)", logging.WARNING,
-                  address=self.address, event=zmq.Event(kind).name)
+                  address=self.address, event=zmq.Event(kind).name, retry_s=HANDSHAKE_RETRY_S)
+            self.retry_at = time.monotonic() + HANDSHAKE_RETRY_S
         self.telemetry.gauge(connected=self.connected)
+
+    def _reconnect(self) -> None:
+        """libzmq never retries a connection the ground refused at authentication; we do, since
+        the ground may admit this satellite's key later (a constellation scaled up at run time)."""
+        self.retry_at = None
+        self.socket.disconnect(self.address)
+        self.socket.connect(self.address)
 
     def _end_window(self) -> None:
         self.window, self.credit, self.hello_due = None, 0, False

@@ -36,6 +36,7 @@ register("sweep", "training.sweep", "learning-rate x optimizer sweep, scored by 
 register("evaluate", "training.evaluate", "xView2 score of a checkpoint or an IR on full scenes")
 register("export", "training.export", "export a checkpoint to OpenVINO IR (FP32 and FP16) with its manifest")
 register("quantize", "training.quantize", "INT8 quantization of an exported model with NNCF or INC")
+register("bench", "training.bench", "the performance table: PyTorch, OpenVINO FP32/FP16/INT8, the daemon, side by side")
 register("onboard", "onboard.cli", "run the satellite daemon")
 register("ground", "ground.cli", "run the ground station")
 register("command", "ground.command", "queue an uplink command for the satellites")

@@ -33,3 +33,15 @@ def healthy(path: Path, max_age_s: float) -> tuple[bool, str]:
     if age > max_age_s:
         return False, f"heartbeat {path} is {age:.0f} s old (limit {max_age_s:.0f} s)"
     return True, f"alive ({age:.1f} s ago)"
+
+
+def add_argument(parser) -> None:
+    parser.add_argument("--health", action="store_true",
+                        help="exit 0 if the running daemon's heartbeat is fresh (container health checks)")
+
+
+def check(database: Path, status_interval_s: float) -> int:
+    """`--health`: one line, exit 0 if alive, 1 if not."""
+    ok, detail = healthy(heartbeat_path(database), 3 * status_interval_s)
+    print(detail)
+    return 0 if ok else 1

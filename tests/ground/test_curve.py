@@ -49,3 +49,28 @@ def test_security_none_says_so_in_the_log(station_factory):
     station = station_factory(security={"mode": "none"})
     assert station.stop() == 0
     assert "security.mode = none" in station.log() and "warning" in station.log()
+
+
+def test_a_satellite_added_while_the_station_runs_is_admitted(station_factory, tmp_path):
+    """A constellation scaled up at run time: each new replica claims an id and makes its key."""
+    keys_dir = tmp_path / "keys"
+    keys.make(keys_dir, ["sat-1"])
+    station = station_factory(security={"mode": "curve", "keys_dir": str(keys_dir)},
+                              log={"status_interval_s": 0.5})
+    newcomer_id = keys.claim(keys_dir, "replica-host-2")   # sat-1 exists unclaimed: it takes sat-1
+    late_id = keys.claim(keys_dir, "replica-host-3")
+    assert late_id == "sat-2"
+    deadline = time.monotonic() + 10
+    while "'sat-1', 'sat-2'" not in station.log():   # the station re-reads its allow-list
+        assert time.monotonic() < deadline, station.log()
+        time.sleep(0.1)
+    server_key = keys.ground_public(keys_dir)
+    late = MiniSat(station.address, late_id, curve=(*keys.satellite_secret(keys_dir, late_id), server_key))
+    try:
+        late.downlink({1: pack("summary", seq=1, prio=0, body=summary_body(1))}, timeout_s=20)
+    finally:
+        late.close()
+    assert station.stop() == 0
+    assert newcomer_id == "sat-1"
+    assert query(station.db_path, "SELECT satellite, seq FROM summaries") == [("sat-2", 1)]
+    assert "allow-list loaded" in station.log()
