@@ -12,5 +12,7 @@ COPY models models
 COPY docker/satellite-entrypoint.sh /usr/local/bin/satellite-entrypoint
 RUN pip install -c constraints.txt ".[onboard,sim]" \
  && python -c "import onboard.cli, sim.camera; import sys; assert 'torch' not in sys.modules"
+# The package is installed into site-packages; the model zoo stays here.
+ENV SATEDGE_MODEL_DIR=/app/models/satedge-unet
 WORKDIR /data
 ENTRYPOINT ["satellite-entrypoint"]

@@ -113,3 +113,10 @@ def test_volumes_and_dependencies_are_declared():
                 assert source in spec["volumes"], f"{name}: volume {source} not declared"
         for dep in service.get("depends_on", {}):
             assert dep in spec["services"], f"{name} depends on unknown service {dep}"
+
+
+def test_the_onboard_image_points_at_the_committed_default_model():
+    from onboard.config import DEFAULT_MODEL
+    text = (REPO / "docker" / "onboard.Dockerfile").read_text()
+    assert f"ENV SATEDGE_MODEL_DIR=/app/models/{DEFAULT_MODEL}" in text
+    assert (REPO / "models" / DEFAULT_MODEL / "manifest.json").exists()
