@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/satedge scenes --out out/demo/scenes --count 4 --seed 7 --format both
+	$(BIN)/satedge sim --config sim/default.toml --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not ipex" -q
