@@ -25,5 +25,14 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "not ipex" -q
 
+# Intel Extension for PyTorch is archived and runs only with torch 2.8: its own venv (about 7 GB).
+ipex-env: .venv-ipex/.installed
+
+.venv-ipex/.installed: training/ipex/setup.sh
+	training/ipex/setup.sh .venv-ipex
+
+test-ipex: .venv-ipex/.installed
+	.venv-ipex/bin/python -m pytest -m ipex tests/training/test_train.py -q
+
 clean:
 	rm -rf out .pytest_cache

@@ -66,3 +66,67 @@ def export_ir(model: torch.nn.Module, out: Path, *, name: str, tile: int, overla
 
 def _config(model: torch.nn.Module) -> dict:
     return model.config() if hasattr(model, "config") else {}
+
+
+SLIM_CHECKPOINT = "model.pt"     # beside the IRs, named relative to the model folder
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a .pt written by satedge train")
+    parser.add_argument("--out", type=Path, required=True, help="model folder (models/<name>)")
+    parser.add_argument("--name", default=None, help="model name (default: the --out folder's name)")
+    parser.add_argument("--tile", type=int, default=None, help="static input tile (default: as trained)")
+    parser.add_argument("--overlap", type=int, default=None, help="tile overlap onboard (default: as trained)")
+    parser.add_argument("--tune-on", type=Path, default=None, metavar="DATA",
+                        help="fit per-class logit offsets on the validation events of DATA (the training run's "
+                             "split) and fold them into the model (training/decision.py)")
+    parser.add_argument("--tune-scenes", type=int, default=48, help="validation scenes used by --tune-on")
+
+
+def run(args) -> int:
+    import json
+
+    from satedge.errors import UserError
+    from training.checkpoint import load_model, save
+
+    model, state = load_model(args.checkpoint)
+    record = dict(state.get("training", {}))
+    tile = args.tile or record.get("tile")
+    if not tile:
+        raise UserError(f"{args.checkpoint} records no tile size: pass --tile")
+    depth = getattr(model, "depth", 0)
+    if tile % 2 ** depth:
+        raise UserError(f"--tile {tile} must be a multiple of 2^depth = {2 ** depth}")
+    overlap = args.overlap if args.overlap is not None else record.get("overlap", 0)
+    if args.tune_on is not None:
+        record["class_offsets"] = tune_offsets(model, record, args.tune_on, args.tune_scenes, tile, overlap)
+    record.update(checkpoint=SLIM_CHECKPOINT, source_checkpoint=str(Path(args.checkpoint).resolve()),
+                  checkpoint_epoch=state.get("epoch"),
+                  validation=state.get("scores") and {k: state["scores"][k] for k in
+                                                       ("score", "localization_f1", "damage_f1")})
+    manifest = export_ir(model, args.out, name=args.name or Path(args.out).resolve().name, tile=tile,
+                         overlap=overlap, training=record)
+    # The exact PyTorch model the IRs came from (weights only): INC quantizes it, the benchmark times it.
+    save(Path(args.out) / SLIM_CHECKPOINT, model=model.state_dict(), model_config=model.config(),
+         training=manifest.training, epoch=state.get("epoch"), scores=state.get("scores"))
+    print(json.dumps({"out": str(args.out), "precisions": {k: v.xml for k, v in manifest.precisions.items()},
+                      "tile": tile, "overlap": overlap}, indent=2))
+    return 0
+
+
+def tune_offsets(model: torch.nn.Module, record: dict, data: Path, scenes: int, tile: int, overlap: int) -> dict:
+    """Fit the decision offsets on the run's validation events and fold them into `model`'s head."""
+    from satedge.errors import UserError
+    from training.dataset import find_pairs, split_by_event
+    from training.decision import fit_offsets, fold_into_head, sample_pixels
+
+    seed = int(record.get("seed", 0))
+    _, val_pairs = split_by_event(find_pairs(data), float(record.get("val_fraction", 0.2)), seed)
+    if not val_pairs:
+        raise UserError(f"--tune-on {data}: no validation events in the training run's split")
+    val_pairs = val_pairs[:: max(1, -(-len(val_pairs) // scenes))][:scenes]
+    logp, target, weight = sample_pixels(model, val_pairs, tile, overlap, background_share=0.05, seed=seed)
+    offsets, before, after = fit_offsets(logp, target, weight)
+    fold_into_head(model, offsets)
+    return {"offsets": offsets.round(4).tolist(), "validation_score_before": round(before, 5),
+            "validation_score_after": round(after, 5), "validation_scenes": len(val_pairs), "data": str(data)}

@@ -1,0 +1,196 @@
+"""`satedge bench [--model DIR] [--quick] [--out DIR]`: the performance table, side by side, in one run.
+
+Steps, in order, on the same input (the default scenario's scenes and tiles
+cut from them): the machine (CPU, FP32 GEMM), the model's GFLOP per tile,
+PyTorch rows, OpenVINO rows (each followed by benchmark_app on the same IR,
+hint and shape), the onboard daemon end to end (after benchmark_app again),
+the daemon's per-scene work stage by stage, a precision swap through the real ground station, and the
+downlink bytes of that run. Writes OUT/bench/results.json,
+OUT/docs/performance.md (tables) and OUT/docs/img/bench-tiles-per-s.png.
+
+This module stays light: torch and openvino are imported by the steps (and
+mostly by their worker processes) only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from onboard.config import ModelSection
+
+    parser.add_argument("--model", type=Path, default=ModelSection().dir,
+                        help="model folder with manifest.json (default: the committed model, %(default)s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in under two minutes: batch 1, short windows, slow rows skipped")
+    parser.add_argument("--out", type=Path, default=REPO,
+                        help="writes OUT/bench/results.json and OUT/docs/performance.md (default: the repository)")
+    parser.add_argument("--record", action="store_true",
+                        help="also store each precision's measured throughput in the model's manifest (`bench`)")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the scenes, logs and stores of the run here (default: a temporary folder)")
+
+
+def _machine(ctx) -> None:
+    from training.bench import machine
+
+    ctx.progress("measuring", step="machine: CPU and FP32 GEMM")
+    ctx.sections["machine"] = {**machine.describe(), **machine.gemm_gflops(ctx.plan.gemm_n)}
+
+
+def _scenes(ctx) -> None:
+    from training.bench import scenes
+
+    ctx.progress("preparing", step="the default scenario's scenes")
+    ctx.scenes = scenes.prepare(ctx.work / "scenes", ctx.plan.quick)
+    ctx.tiles = scenes.model_tiles(ctx.scenes, ctx.manifest.tile, ctx.manifest.overlap, ctx.work / "tiles.npy")
+
+
+def _flops(ctx) -> None:
+    from training.bench import pytorch
+
+    ctx.progress("measuring", step="GFLOP per tile")
+    counted = pytorch.gflop_per_tile(ctx.model_dir, ctx.manifest.tile)
+    ctx.gflop_per_tile = counted["gflop_per_tile"]
+    ctx.sections["model"] = {"dir": str(ctx.model_dir), "name": ctx.manifest.name, "tile": ctx.manifest.tile,
+                             "overlap": ctx.manifest.overlap, "ir_batch": ctx.manifest.input.shape[0],
+                             "default_int8": ctx.default_int8, "training_model": ctx.manifest.training.get("model"),
+                             "ir_sha256": {p: e.sha256.get("bin") for p, e in ctx.manifest.precisions.items()},
+                             **counted}
+
+
+def _rows(module: str):
+    def step(ctx) -> None:
+        import importlib
+        ctx.rows += importlib.import_module(f"training.bench.{module}").rows(ctx)
+    step.__name__ = module
+    return step
+
+
+def _profile(ctx) -> None:
+    """OpenVINO's performance counters for FP32 and the default INT8 IR: where the time goes."""
+    from training.bench import ov_rows
+
+    ctx.progress("profiling", step="OpenVINO performance counters")
+    for precision in dict.fromkeys(["fp32", ctx.default_int8]):
+        if precision not in ctx.manifest.precisions:
+            continue
+        try:
+            ctx.sections.setdefault("profile", {})[precision] = ov_rows.profile(
+                str(ctx.manifest.ir(precision, verify=False)), str(ctx.tiles), calls=5 if ctx.plan.quick else 20)
+        except Exception as exc:   # a profile is an explanation, not a result: never lose the table for it
+            ctx.sections.setdefault("profile", {})[precision] = f"failed: {exc}"
+
+
+def _daemon_profile(ctx) -> None:
+    """When the daemon falls short of benchmark_app, sample it with py-spy to see which thread holds it back."""
+    from training.bench import pyspy
+    from training.bench.targets import EFFICIENCY_GOAL
+
+    row = ctx.find(kind="daemon", precision=ctx.default_int8)
+    if ctx.plan.quick or row is None or row.get("efficiency", 1.0) >= EFFICIENCY_GOAL:
+        return
+    ctx.progress("profiling", step="the daemon with py-spy")
+    try:
+        ctx.sections["daemon_profile"] = pyspy.profile(ctx.model_dir, ctx.default_int8, ctx.scenes, ctx.work,
+                                                       ctx.plan.daemon_copies, seconds=6, timeout=ctx.plan.timeout_s)
+    except Exception as exc:   # a profile is an explanation, not a result: never lose the table for it
+        ctx.sections["daemon_profile"] = {"status": f"failed: {exc}"}
+
+
+# The run, in order: each step adds rows or sections to the context.
+STEPS = (_machine, _scenes, _flops, _rows("pytorch"), _rows("ov_rows"), _rows("daemon"), _rows("stages"),
+         _rows("swap"), _rows("downlink_bytes"), _profile, _daemon_profile)
+
+
+def _held_out_scores(ctx) -> None:
+    """Scores as the manifest has them now: `satedge evaluate --record` may have finished during the run."""
+    from onboard.manifest import Manifest
+    from training.bench.plan import held_out
+
+    fresh = Manifest.load(ctx.model_dir)
+    for precision, entry in ctx.manifest.precisions.items():
+        if precision in fresh.precisions:
+            entry.scores = fresh.precisions[precision].scores
+    for row in ctx.rows:
+        if "score_of" in row:
+            row["score"] = held_out(ctx.manifest, row["score_of"])
+
+
+def _achieved_gflops(ctx) -> None:
+    for row in ctx.rows:
+        if row["kind"] in ("runtime", "daemon", "benchmark_app") and row["status"] == "measured" and ctx.gflop_per_tile:
+            row["gflops"] = row["tiles_per_s"] * ctx.gflop_per_tile
+
+
+def record_in_manifest(ctx, results: dict) -> None:
+    """Each precision's batch-1 tiles/s per hint and its daemon tiles/s, in the manifest's `bench` field."""
+    for precision, entry in ctx.manifest.precisions.items():
+        measured = {}
+        for hint in ("THROUGHPUT", "LATENCY"):
+            row = ctx.find(kind="runtime", runtime="openvino", precision=precision, variant="default", hint=hint,
+                           batch=ctx.manifest.input.shape[0])
+            if row:
+                measured[hint.lower()] = {"tiles_per_s": round(row["tiles_per_s"], 2),
+                                          "latency_p50_ms": round(row["latency_p50_ms"], 2)}
+        daemon = ctx.find(kind="daemon", precision=precision)
+        if daemon:
+            measured["daemon_tiles_per_s"] = round(daemon["tiles_per_s"], 2)
+        if measured:
+            entry.bench = {**measured, "tile": ctx.manifest.tile, "cpu": results["machine"]["cpu_model"],
+                           "cores": results["machine"]["physical_cores"], "measured": results["finished"],
+                           "quick": ctx.plan.quick}
+    ctx.manifest.save()
+
+
+def run(args) -> int:
+    from onboard.manifest import Manifest
+    from satedge.errors import UserError
+    from training.bench import report, targets
+    from training.bench.plan import Context, Plan
+
+    if not args.model.is_dir():
+        raise UserError(f"model folder {args.model} does not exist (pass --model DIR)")
+    manifest = Manifest.load(args.model)
+    if "fp32" not in manifest.precisions:
+        raise UserError(f"{args.model} has no fp32 IR: the bench compares every runtime against it")
+    for precision in manifest.precisions:
+        manifest.ir(precision)          # sha256 of every IR, before minutes of measuring
+    for folder in (args.out / "bench", args.out / "docs" / "img", args.work):   # fail now, not after minutes
+        try:
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot use folder {folder}: {exc.strerror or exc}") from None
+    work = args.work or Path(tempfile.mkdtemp(prefix="satedge-bench-"))
+    plan = Plan.quick_plan() if args.quick else Plan.full()
+    ctx = Context(model_dir=args.model.resolve(), manifest=manifest, plan=plan, work=work.resolve())
+    started = time.monotonic()
+    try:
+        for step in STEPS:
+            step(ctx)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    _achieved_gflops(ctx)
+    _held_out_scores(ctx)
+    results = {
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": ctx.sections.pop("machine"), "model": ctx.sections.pop("model"), "plan": plan.describe(),
+        "rows": ctx.rows, "targets": targets.evaluate(ctx), "sections": ctx.sections,
+        "profile": ctx.sections.pop("profile", {}),
+    }
+    paths = report.write(results, args.out)
+    if args.record:
+        record_in_manifest(ctx, results)
+    print("\n".join(report.targets_table(results)))
+    print(f"\n{len(ctx.rows)} rows in {results['seconds']:.0f} s -> {paths['results']}, {paths['markdown']}")
+    return 0

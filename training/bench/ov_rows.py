@@ -1,0 +1,135 @@
+"""OpenVINO rows: each IR of the manifest, reshaped to each batch, under the THROUGHPUT and LATENCY hints.
+
+Runs the way the daemon runs it: an `AsyncInferQueue` with the number of
+requests the plugin finds optimal for the hint, u8 tiles in. The worker
+process imports openvino and numpy only.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from training.bench.timing import Budget, run_windows
+
+HINTS = ("THROUGHPUT", "LATENCY")
+DEVICE = "CPU"
+# compiled-model properties recorded with each row (what the hint chose)
+PROPERTIES = ("OPTIMAL_NUMBER_OF_INFER_REQUESTS", "NUM_STREAMS", "INFERENCE_NUM_THREADS",
+              "INFERENCE_PRECISION_HINT", "EXECUTION_MODE_HINT")
+
+
+def compile_reshaped(xml: str, shape: list[int], hint: str, extra: dict | None = None):
+    """Compile `xml` with a static input `shape` (`model.reshape`: a new batch, or a dynamic IR made static)."""
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(xml)
+    if model.inputs[0].get_partial_shape() != ov.PartialShape(shape):
+        model.reshape(shape)
+    return core.compile_model(model, DEVICE, {"PERFORMANCE_HINT": hint, **(extra or {})})
+
+
+def measure(spec: dict, budget: Budget) -> dict:
+    """Worker side: tiles/s and latency of one IR at one batch and hint."""
+    import openvino as ov
+
+    batch = spec["batch"]
+    tiles = np.load(spec["tiles"])[:batch]
+    started = time.perf_counter()
+    compiled = compile_reshaped(spec["xml"], [batch, *spec["sample_shape"]], spec["hint"], spec.get("config"))
+    compile_s = time.perf_counter() - started
+    properties = {name: str(compiled.get_property(name)) for name in PROPERTIES}
+    requests = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    queue = ov.AsyncInferQueue(compiled, requests)
+    latencies: list[float] = []
+    # the request's own latency (start to completion, as benchmark_app reports it), not the wait for a free one
+    queue.set_callback(lambda request, _: latencies.append(request.latency / 1000.0))
+    result = run_windows(lambda: queue.start_async({0: tiles}), queue.wait_all, latencies, batch, budget)
+    result.update(compile_s=round(compile_s, 3), requests=requests, properties=properties,
+                  openvino=ov.get_version())
+    return result
+
+
+def profile(xml: str, tiles_path: str, hint: str = "LATENCY", calls: int = 20) -> list[dict]:
+    """OpenVINO's performance counters for one IR at batch 1: where the time goes, by layer type."""
+    tiles = np.load(tiles_path)[:1]
+    compiled = compile_reshaped(xml, list(tiles.shape), hint, {"PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    for _ in range(3):
+        request.infer({0: tiles})
+    by_type: dict[tuple[str, str], float] = {}
+    for _ in range(calls):
+        request.infer({0: tiles})
+        for info in request.profiling_info:
+            if info.status.name != "EXECUTED":
+                continue
+            key = (info.node_type, info.exec_type)
+            by_type[key] = by_type.get(key, 0.0) + info.real_time.total_seconds() * 1000.0 / calls
+    total = sum(by_type.values()) or 1.0
+    rows = [{"layer_type": t, "exec_type": e, "ms": round(ms, 3), "share": round(ms / total, 3)}
+            for (t, e), ms in by_type.items()]
+    return sorted(rows, key=lambda r: -r["ms"])
+
+
+# --- rows (orchestrator side) -------------------------------------------------
+
+# variant -> (compile-time configuration, what the row calls it, benchmark_app -infer_precision)
+VARIANTS = {"default": ({}, "", None),
+            "f32": ({"INFERENCE_PRECISION_HINT": "f32"}, " (f32 forced)", "f32")}
+LABELS = {"fp32": "FP32", "fp16": "FP16", "int8-nncf": "INT8-NNCF", "int8-inc": "INT8-INC"}
+
+
+def combinations(ctx) -> list[tuple[str, str, str, int]]:
+    """(precision, variant, hint, batch) of every OpenVINO row, in table order."""
+    combos = []
+    for precision in ctx.precisions():
+        for variant in VARIANTS:
+            if variant == "f32" and precision != "fp32":
+                continue
+            batches = ctx.plan.batches if variant == "default" else ctx.plan.forced_f32_batches
+            combos += [(precision, variant, hint, batch) for hint in HINTS for batch in batches]
+    return combos
+
+
+def ir_mb(ctx, precision: str) -> float:
+    entry = ctx.manifest.precisions[precision]
+    return round(sum((ctx.model_dir / f).stat().st_size for f in (entry.xml, entry.bin)) / 2 ** 20, 3)
+
+
+def rows(ctx) -> list[dict]:
+    """Each row, then benchmark_app on the same IR, hint and shape right after it (same machine load)."""
+    from training.bench import benchmark_app, worker
+    from training.bench.plan import fail, new_row
+
+    out = []
+    xml = {p: str(ctx.manifest.ir(p)) for p in ctx.precisions()}      # sha256 checked once, here
+    for precision, variant, hint, batch in combinations(ctx):
+        config, suffix, _ = VARIANTS[variant]
+        row = new_row("runtime", f"OpenVINO {LABELS.get(precision, precision)}{suffix}", runtime="openvino",
+                      precision=precision, variant=variant, hint=hint, batch=batch, ir_mb=ir_mb(ctx, precision),
+                      score_of=precision)
+        out.append(row)
+        ctx.progress("measuring", row=row["name"], hint=hint, batch=batch)
+        spec = {"kind": "openvino", "xml": xml[precision], "batch": batch, "hint": hint, "config": config,
+                "sample_shape": [6, ctx.manifest.tile, ctx.manifest.tile],
+                "tiles": str(ctx.tiles), "budget": vars(ctx.plan.openvino_budget)}
+        try:
+            result = worker.run(spec, timeout=ctx.plan.timeout_s)
+            result["execution"] = _execution(result["properties"].get("INFERENCE_PRECISION_HINT", ""))
+            row.update(result)
+            row["status"] = "measured"
+        except Exception as exc:   # one broken row must not lose the rest of the table
+            fail(row, exc)
+        out.append(benchmark_app.row(ctx, precision, variant, hint, batch))
+    return out
+
+
+def _execution(hint_property: str) -> str:
+    """"<Type: 'bfloat16'>" -> "bf16": the precision the plugin computes non-quantized layers in."""
+    for name, short in (("bfloat16", "bf16"), ("f16", "f16"), ("float16", "f16"), ("f32", "f32"),
+                        ("float32", "f32")):
+        if name in hint_property:
+            return short
+    return hint_property

@@ -1,0 +1,111 @@
+"""What one bench run measures and for how long (full or --quick), and what every step shares."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from onboard.manifest import Manifest
+from satedge.logs import event
+from training.bench.scenes import SceneSet
+from training.bench.timing import Budget
+
+log = logging.getLogger("satedge.bench")
+
+QUICK_SKIP = "skipped (--quick)"
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    batches: tuple[int, ...]
+    torch_budget: Budget
+    openvino_budget: Budget
+    compile_batches: tuple[int, ...]       # torch.compile recompiles per shape: tens of seconds each
+    forced_f32_batches: tuple[int, ...]    # the FP32 IR with INFERENCE_PRECISION_HINT=f32
+    benchmark_app_s: float                 # benchmark_app -t takes whole seconds
+    benchmark_app_hints: tuple[str, ...]
+    daemon_copies: int                     # times the scenario's scenes go through each daemon run
+    daemon_all_precisions: bool
+    gemm_n: int
+    timeout_s: float = 900.0
+
+    @classmethod
+    def full(cls) -> "Plan":
+        return cls(quick=False, batches=(1, 8, 16, 32), torch_budget=Budget(1.5, 3, 3.0, 2),
+                   openvino_budget=Budget(0.5, 3, 1.5, 3), compile_batches=(1, 8, 16, 32),
+                   forced_f32_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
+                   daemon_copies=2,
+                   daemon_all_precisions=True, gemm_n=4096)
+
+    @classmethod
+    def quick_plan(cls) -> "Plan":
+        return cls(quick=True, batches=(1,), torch_budget=Budget(0.3, 2, 0.7, 2),
+                   openvino_budget=Budget(0.3, 2, 0.5, 2), compile_batches=(), forced_f32_batches=(),
+                   benchmark_app_s=2, benchmark_app_hints=("THROUGHPUT",), daemon_copies=1,
+                   daemon_all_precisions=False, gemm_n=2048,
+                   timeout_s=120.0)
+
+    def describe(self) -> dict:
+        return {"quick": self.quick, "batches": list(self.batches),
+                "torch": vars(self.torch_budget), "openvino": vars(self.openvino_budget),
+                "torch_compile_batches": list(self.compile_batches),
+                "forced_f32_batches": list(self.forced_f32_batches),
+                "benchmark_app_seconds": self.benchmark_app_s, "daemon_scene_copies": self.daemon_copies,
+                "gemm_n": self.gemm_n}
+
+
+@dataclass
+class Context:
+    """What the steps share: the model, the input, the plan, and the numbers found so far."""
+
+    model_dir: Path
+    manifest: Manifest
+    plan: Plan
+    work: Path
+    scenes: SceneSet | None = None
+    tiles: Path | None = None
+    gflop_per_tile: float | None = None
+    rows: list[dict] = field(default_factory=list)
+    sections: dict = field(default_factory=dict)
+
+    @property
+    def default_int8(self) -> str:
+        return self.manifest.resolve("int8")
+
+    def precisions(self) -> list[str]:
+        """The manifest's IRs in the order of the table."""
+        order = ["fp32", "fp16", "int8-nncf", "int8-inc"]
+        return [p for p in order if p in self.manifest.precisions] + \
+               sorted(p for p in self.manifest.precisions if p not in order)
+
+    def progress(self, msg: str, **fields) -> None:
+        event(log, msg, **fields)
+
+    def find(self, **match) -> dict | None:
+        """The first measured row whose fields equal `match`."""
+        for row in self.rows:
+            if row.get("status") == "measured" and all(row.get(k) == v for k, v in match.items()):
+                return row
+        return None
+
+
+def new_row(kind: str, name: str, **fields) -> dict:
+    """A row of the table; `status` is "measured" once its numbers are filled in, else says why not."""
+    return {"kind": kind, "name": name, "status": "pending", **fields}
+
+
+def fail(row: dict, exc: Exception) -> dict:
+    row["status"] = f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return row
+
+
+HELD_OUT_KEYS = ("score", "localization_f1", "damage_f1", "scenes")
+
+
+def held_out(manifest: Manifest, precision: str) -> dict | None:
+    """The held-out xView2 numbers `satedge evaluate --record` stored for `precision` (the headline ones)."""
+    entry = manifest.precisions.get(precision)
+    scores = entry.scores if entry else {}
+    return {k: scores[k] for k in HELD_OUT_KEYS if k in scores} or None

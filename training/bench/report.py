@@ -1,0 +1,266 @@
+"""`bench/results.json`, the tables of `docs/performance.md`, and the tiles/s plot.
+
+Only the part of `docs/performance.md` between the two markers is
+rewritten, so the analysis written around the tables survives a re-run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+BEGIN = "<!-- satedge bench: generated tables begin -->"
+END = "<!-- satedge bench: generated tables end -->"
+PLOT = "img/bench-tiles-per-s.png"
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _score(row: dict) -> str:
+    score = (row.get("score") or {}).get("score")
+    return "not recorded" if score is None else f"{score:.3f}" + (" (fp32 IR's)" if row["runtime"] == "pytorch" else "")
+
+
+def _execution(row: dict) -> str:
+    execution = row.get("execution") or "–"
+    return f"i8 + {execution}" if row.get("precision", "").startswith("int8") and execution != "–" else execution
+
+
+def _threads(row: dict) -> str:
+    props = row.get("properties") or {}
+    if "intra_op_threads" in props:
+        return f"intra-op {props['intra_op_threads']}"
+    if "NUM_STREAMS" in props:
+        return f"{props['NUM_STREAMS']} streams × {props['INFERENCE_NUM_THREADS']} thr, {row.get('requests')} req"
+    return "–"
+
+
+def runtime_table(results: dict) -> list[str]:
+    gemm = results["machine"].get("gemm_gflops")
+    lines = ["| runtime | hint | executes in | batch | tiles/s | benchmark_app tiles/s | p50 ms | p99 ms | "
+             "GFLOP/s (% of FP32 GEMM) | threads | IR MB | peak RSS MB | held-out xView2 |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+    bench_app = {(r["precision"], r["variant"], r["hint"], r["batch"]): r for r in results["rows"]
+                 if r["kind"] == "benchmark_app" and not r.get("reference_for")}
+    for row in (r for r in results["rows"] if r["kind"] == "runtime"):
+        head = f"| {row['name']} | {row.get('hint') or '–'} | {_execution(row)} | {row['batch']} |"
+        if row["status"] != "measured":
+            lines.append(f"{head} {row['status']} | | | | | | | | |")
+            continue
+        app = bench_app.get((row["precision"], row["variant"], row["hint"], row["batch"]))
+        app_text = "–" if app is None else (_num(app.get("tiles_per_s")) if app["status"] == "measured"
+                                            else app["status"])
+        share = f" ({100 * row['gflops'] / gemm:.0f} %)" if gemm and row.get("gflops") else ""
+        lines.append(f"{head} {_num(row['tiles_per_s'])} | {app_text} | {_num(row['latency_p50_ms'])} | "
+                     f"{_num(row['latency_p99_ms'])} | {_num(row.get('gflops'))}{share} | {_threads(row)} | "
+                     f"{_num(row.get('ir_mb'), 2)} | {_num(row.get('peak_rss_mb'), 0)} | {_score(row)} |")
+    return lines
+
+
+def daemon_table(results: dict) -> list[str]:
+    lines = ["| IR | hint | batch | benchmark_app tiles/s | daemon tiles/s, end to end | steady state | "
+             "pipeline efficiency | scenes | tiles | daemon RSS MB, ready → peak |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in (r for r in results["rows"] if r["kind"] == "daemon"):
+        head = f"| {row['precision']} | {row['hint']} | {row['batch']} |"
+        if row["status"] != "measured":
+            lines.append(f"{head} | {row['status']} | | | | | |")
+            continue
+        eff = row.get("efficiency")
+        lines.append(f"{head} {_num(row.get('benchmark_app_tiles_per_s'))} | {_num(row['tiles_per_s'])} | "
+                     f"{_num(row.get('steady_tiles_per_s'))} | {_num(eff, 2)} | {row['scenes']} | {row['tiles']} | "
+                     f"{_num(row.get('ready_rss_mb'), 0)} → {_num(row['peak_rss_mb'], 0)} |")
+    return lines
+
+
+def stages_table(results: dict) -> list[str]:
+    lines = []
+    for row in (r for r in results["rows"] if r["kind"] == "stages"):
+        if row["status"] != "measured":
+            return [f"Daemon stages per scene: {row['status']}", ""]
+        lines += ["What the daemon does to each scene besides inference (its own code, one thread, median ms per "
+                  f"scene over {row['scenes']} scenes of {row['tiles_per_scene']:.0f} tiles, "
+                  f"{row['listed_per_scene']:.0f} listed buildings):", "",
+                  "| read (decode + reference warp) | cut | stitch | buildings | summary | total work | "
+                  "inference at benchmark_app's rate | efficiency bound on 2 cores |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                  "| " + " | ".join(f"{row[f'{s}_ms']:.0f}" for s in ("read", "cut", "stitch", "buildings", "summary"))
+                  + f" | {row['work_ms']:.0f} | {_num(row.get('inference_ms'), 0)} | "
+                  f"{_num(row.get('efficiency_bound'), 2)} |", "",
+                  "The bound assumes perfect overlap: a scene costs its inference on both cores plus its other work "
+                  "on one, so efficiency ≤ inference / (inference + work / 2).", ""]
+    return lines
+
+
+def swap_table(results: dict) -> list[str]:
+    lines = ["| swap | daemon's measure s | request → new model serving s | request → its first tile s | "
+             "daemon's detail |", "| --- | ---: | ---: | ---: | --- |"]
+    for row in (r for r in results["rows"] if r["kind"] == "swap"):
+        if row["status"] != "measured":
+            lines.append(f"| {row['name']} | {row['status']} | | | |")
+            continue
+        lines.append(f"| {row['name']} | {_num(row['daemon_s'], 3)} | {_num(row['request_to_serving_s'], 3)} | "
+                     f"{_num(row.get('request_to_first_tile_s'), 3)} | {row['detail']} |")
+    run = results["sections"].get("swap_run")
+    if run:
+        lines += ["", f"Scenes published {run['scenes_published']}, summarised {run['scenes_summarised']} "
+                      f"(each exactly once: {run['scenes_summarised_once']}), in the ground store "
+                      f"{run['scenes_in_ground_store']}; tiles expected {run['tiles_expected']}, summarised "
+                      f"{run['tiles_summarised']}, lost {run['tiles_lost']}; summaries per precision "
+                      f"{run['summaries_per_precision']}; daemon peak RSS {run['daemon_peak_rss_mb']:.0f} MB."]
+    return lines
+
+
+def downlink_table(results: dict) -> list[str]:
+    lines = ["| summaries | bytes per summary | listed buildings | bytes per listed building | "
+             "marginal bytes per building | raw bytes per summary byte | JPEG q90 bytes per summary byte |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in (r for r in results["rows"] if r["kind"] == "downlink"):
+        if row["status"] != "measured":
+            lines.append(f"| {row['status']} | | | | | | |")
+            continue
+        lines.append(f"| {row['summaries']} | {_num(row['bytes_per_summary'])} | {row['listed_buildings']} | "
+                     f"{_num(row['bytes_per_listed_building'])} | {_num(row.get('marginal_bytes_per_building'))} | "
+                     f"{_num(row['raw_per_summary_byte'], 0)} | {_num(row['jpeg_per_summary_byte'], 0)} |")
+    return lines
+
+
+def targets_table(results: dict) -> list[str]:
+    lines = ["| target | goal | measured | met | detail |", "| --- | --- | ---: | --- | --- |"]
+    for t in results["targets"]:
+        met = {True: "**yes**", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['target']} | {t['goal']} | {_num(t['value'], 3)} | {met} | {t['detail']} |")
+    return lines
+
+
+def profile_table(results: dict) -> list[str]:
+    lines = []
+    for precision, layers in results.get("profile", {}).items():
+        if not isinstance(layers, list):
+            lines += [f"{precision}: {layers}", ""]
+            continue
+        lines += [f"OpenVINO performance counters, {precision} IR, batch 1, LATENCY hint (ms per tile, by layer "
+                  "type and kernel):", "", "| layer type | kernel | ms | share |", "| --- | --- | ---: | ---: |"]
+        lines += [f"| {r['layer_type']} | {r['exec_type']} | {r['ms']:.2f} | {100 * r['share']:.0f} % |"
+                  for r in layers[:10]]
+        lines.append("")
+    return lines
+
+
+def daemon_profile_table(results: dict) -> list[str]:
+    spy = results["sections"].get("daemon_profile")
+    if not spy:
+        return []
+    if spy.get("status") != "measured":
+        return [f"py-spy on the daemon: {spy.get('status')}", ""]
+    lines = [f"py-spy on the daemon ({spy['precision']}, {spy['seconds']} s while it worked through the scenes): "
+             "share of wall time each Python thread was running, and its hottest innermost frames:", "",
+             "| thread | active | hottest frames |", "| --- | ---: | --- |"]
+    for t in spy["threads"]:
+        frames = "; ".join(f"{f['frame']} {100 * f['share']:.0f} %" for f in t["hottest"][:4])
+        lines.append(f"| {t['thread']} | {100 * t['active_share']:.0f} % | {frames} |")
+    return lines + [""]
+
+
+def generated(results: dict) -> str:
+    m, model = results["machine"], results["model"]
+    plan = results["plan"]
+    kind = "--quick: fewer and shorter runs, batch 1 only" if plan["quick"] else "full run"
+    ov, pt = plan["openvino"], plan["torch"]
+    flags = ", ".join(f for f in m["flags"] if f.startswith(("avx", "amx", "fma"))) or "none"
+    lines = [BEGIN, "",
+             f"Run {results['finished']} ({kind}); `satedge bench --model {model['dir']}`.", "",
+             f"**Machine:** {m['cpu_model']}, {m['physical_cores']} physical cores ({m['logical_cpus']} logical); "
+             f"FP32 GEMM {m['gemm_n']}² (numpy): **{m['gemm_gflops']:.0f} GFLOP/s**. "
+             f"Relevant CPU flags: {flags}.",
+             "",
+             f"**Model:** {model['name']}, tile {model['tile']} (overlap {model['overlap']}), "
+             f"{model.get('parameters', 0):,} parameters, **{model['gflop_per_tile']:.2f} GFLOP per tile** "
+             f"(torch FlopCounterMode, 2 FLOP per multiply-accumulate); PyTorch weights: {model['weights']}.", "",
+             f"Timing: warm-up, then {ov['windows']} timed windows of ≥ {ov['window_s']} s (OpenVINO) / "
+             f"{pt['windows']} of ≥ {pt['window_s']} s (PyTorch), median tiles/s; "
+             f"latency percentiles over every call (one call = one batch). Each row runs in a process of its own "
+             f"(its peak RSS); benchmark_app runs {plan['benchmark_app_seconds']} s per row.", "",
+             "### Runtimes side by side", "", f"![tiles/s per row]({PLOT})", "", *runtime_table(results), "",
+             "### The onboard daemon against benchmark_app", "", *daemon_table(results), "", *stages_table(results),
+             "### Precision swap in the running daemon", "", *swap_table(results), "",
+             "### Downlink bytes (default scenario)", "", *downlink_table(results), "",
+             "### Targets", "", *targets_table(results), ""]
+    if results.get("profile") or results["sections"].get("daemon_profile"):
+        lines += ["### Where the time goes", "", *profile_table(results), *daemon_profile_table(results)]
+    lines += [END]
+    return "\n".join(lines)
+
+
+HEADER = """# Performance, measured
+
+`satedge bench` measures everything below in one run on this machine; `bench/results.json` holds every
+number with its settings. The tables between the markers are rewritten by each run.
+
+"""
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    text = path.read_text() if path.exists() else HEADER + BEGIN + "\n" + END + "\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+    else:
+        before, after = text.rstrip() + "\n\n", "\n"
+    path.write_text(before + generated(results) + after)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Tiles/s of every measured runtime row, grouped by row and coloured by batch; daemon and benchmark_app too."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = []
+    for row in results["rows"]:
+        if row["status"] != "measured" or row["kind"] not in ("runtime", "daemon"):
+            continue
+        label = row["name"]
+        if row["kind"] == "runtime" and row["runtime"] == "openvino" and row.get("execution"):
+            label += f" [{row['execution']}]"
+        label += f", {row['hint'].lower()}" if row.get("hint") else ""
+        bars.append((label, row["batch"], row["tiles_per_s"]))
+        if row["kind"] == "daemon" and row.get("benchmark_app_tiles_per_s"):
+            bars.append((f"benchmark_app {row['precision']}, throughput", row["batch"],
+                         row["benchmark_app_tiles_per_s"]))
+    labels = list(dict.fromkeys(b[0] for b in bars))
+    batches = sorted({b[1] for b in bars})
+    height = 0.8 / max(len(batches), 1)
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(labels) + 1.5))
+    for i, batch in enumerate(batches):
+        ys = [labels.index(label) + i * height for label, b, _ in bars if b == batch]
+        xs = [value for _, b, value in bars if b == batch]
+        ax.barh(ys, xs, height=height, label=f"batch {batch}")
+    ax.set_yticks([k + 0.4 - height / 2 for k in range(len(labels))], labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"tiles/s ({results['model']['tile']}² tiles)")
+    ax.set_title(f"{results['model']['name']} on {results['machine']['cpu_model']}, "
+                 f"{results['machine']['physical_cores']} cores")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results: dict, out: Path) -> dict[str, Path]:
+    paths = {"results": out / "bench" / "results.json", "markdown": out / "docs" / "performance.md",
+             "plot": out / "docs" / PLOT}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    paths["results"].write_text(json.dumps(results, indent=1, default=str) + "\n")
+    plot(results, paths["plot"])
+    write_markdown(results, paths["markdown"])
+    return paths

@@ -1,0 +1,92 @@
+"""The benchmark's input: the default scenario's GeoTIFF scenes, and model tiles cut from them.
+
+Every measurement sees the same pixels: the daemon reads these scenes from
+its inbox, and the per-runtime rows run on tiles cut from the first of them
+with the daemon's own tiling. The scenes come from the simulation's camera
+(`sim.camera.prepare` on `sim/default.toml`), so they are exactly what
+`satedge sim` feeds the satellite.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from onboard import ingest, tiling
+from satedge import config as satedge_config
+from sim.config import DEFAULT_SCENARIO, CameraConfig, CameraSection, SimConfig
+
+# --quick: a smaller strip of smaller scenes (the tiny test model has 64-pixel tiles).
+QUICK_SCENARIO = {"orbits": 1, "scenes_per_orbit": 3, "scene_size": 512}
+MAX_BATCH_TILES = 32
+BIG_LIMIT = 1 << 40   # no scene-size limits for the benchmark's own reading
+
+
+@dataclass
+class SceneSet:
+    geotiffs: list[Path]         # post-event scenes, as the camera stages them
+    reference: Path              # the pre-event mosaic they are read against
+    scenario: dict               # what they are: the scenario's key values
+
+
+def prepare(work: Path, quick: bool) -> SceneSet:
+    """Make the default scenario's scenes (a smaller strip with --quick) under `work`."""
+    from sim import camera
+    from onboard.config import IngestSection
+
+    sim_config = satedge_config.load(SimConfig, DEFAULT_SCENARIO)
+    scenario = sim_config.scenario
+    if quick:
+        scenario = scenario.model_copy(update=QUICK_SCENARIO)
+    staging, reference = work / "staging", work / "reference" / "reference.tif"
+    config = CameraConfig(clock=sim_config.clock, scenario=scenario,
+                          ingest=IngestSection(inbox=work / "camera-inbox", reference=reference),
+                          camera=CameraSection(staging=staging, truth=work / "truth"))
+    specs = camera.prepare(config, float(sim_config.clock.epoch or 0.0))
+    geotiffs = [camera.staged_path(config, spec) for spec in sorted(specs, key=lambda s: s.post_time)]
+    return SceneSet(geotiffs, reference, {"file": str(DEFAULT_SCENARIO.name), **scenario.model_dump(mode="json")})
+
+
+def read(scene: Path, reference: Path) -> ingest.Scene:
+    """Decode one scene with the daemon's reader (pre window from the reference mosaic)."""
+    ref = ingest.Reference(reference)
+    try:
+        return ingest.Reader(ref, BIG_LIMIT, BIG_LIMIT).read(scene, arrived=0.0)
+    finally:
+        ref.close()
+
+
+def tiles_per_scene(scene: ingest.Scene, tile: int, overlap: int) -> int:
+    height, width = scene.post.shape[:2]
+    return len(tiling.grid(max(height, tile), max(width, tile), tile, overlap))
+
+
+def model_tiles(scenes: SceneSet, tile: int, overlap: int, out: Path) -> Path:
+    """`[32, 6, tile, tile]` u8 tiles cut from the scenes as the daemon cuts them, saved as .npy."""
+    chips = []
+    for path in scenes.geotiffs:
+        scene = read(path, scenes.reference)
+        pre, post = tiling.pad_to(scene.pre, tile), tiling.pad_to(scene.post, tile)
+        chips.append(tiling.cut(pre, post, tiling.grid(post.shape[0], post.shape[1], tile, overlap), tile))
+        if sum(len(c) for c in chips) >= MAX_BATCH_TILES:
+            break
+    tiles = np.concatenate(chips)
+    tiles = np.resize(tiles, (MAX_BATCH_TILES, *tiles.shape[1:]))   # repeat if the scenes are small
+    np.save(out, tiles)
+    return out
+
+
+def stage_copies(scenes: SceneSet, inbox: Path, copies: int = 1) -> list[Path]:
+    """Publish `copies` x the scenes into `inbox` at once: all are copied aside first, then renamed in."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    aside = []
+    for copy in range(copies):
+        for path in scenes.geotiffs:
+            name = path.name if copy == 0 else f"{path.stem}-copy{copy}{path.suffix}"
+            tmp = inbox / f".{name}.part"
+            shutil.copyfile(path, tmp)
+            aside.append((tmp, inbox / name))
+    return [tmp.replace(final) for tmp, final in aside]

@@ -1,0 +1,100 @@
+"""What the daemon does to a scene besides inference, stage by stage, timed alone on one thread.
+
+The daemon's own code on the scenario's scenes: read (decode the post-event
+GeoTIFF, warp the reference window), cut into tiles, stitch the model's
+outputs, find the buildings, make and encode the summary. On a 2-core
+machine that work competes with inference for the same cores, so it bounds
+the pipeline's efficiency: with a scene's inference taking I seconds of both
+cores (benchmark_app's rate) and its other work W core-seconds, even perfect
+overlap cannot beat I / (I + W/2). The worker runs without torch, like the daemon.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+STAGES = ("read", "cut", "stitch", "buildings", "summary")
+
+
+def measure(spec: dict, budget) -> dict:
+    """Worker side: per-stage milliseconds per scene (median over the scenes)."""
+    import numpy as np
+
+    from onboard import ingest, postprocess, protocol, tiling
+    from onboard.config import PostprocessSection
+    from onboard.engine import Engine
+    from onboard.manifest import Manifest
+
+    manifest = Manifest.load(spec["model_dir"])
+    engine = Engine(manifest, spec["precision"], cache_dir=Path(spec["cache_dir"]), hint="LATENCY")
+    reference = ingest.Reference(Path(spec["reference"]))
+    reader = ingest.Reader(reference, 1 << 40, 1 << 40)
+    post_cfg = PostprocessSection()
+    ms: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    tiles_per_scene, listed = [], []
+
+    def timed(stage, call):
+        started = time.perf_counter()
+        value = call()
+        ms[stage].append((time.perf_counter() - started) * 1000.0)
+        return value
+
+    for path in spec["scenes"]:
+        scene = timed("read", lambda: reader.read(Path(path), arrived=0.0))
+        height, width = scene.post.shape[:2]
+
+        def cut():
+            pre, post = tiling.pad_to(scene.pre, engine.tile), tiling.pad_to(scene.post, engine.tile)
+            grid = tiling.grid(post.shape[0], post.shape[1], engine.tile, engine.overlap)
+            return grid, tiling.cut(pre, post, grid, engine.tile)
+
+        grid, chips = timed("cut", cut)
+        outputs = [np.array(engine.compiled({0: chips[i:i + 1]})[0][0]) for i in range(len(grid))]
+        stitcher = tiling.Stitcher(height, width)
+        timed("stitch", lambda: [stitcher.put(t, p) for t, p in zip(grid, outputs)])
+        found = timed("buildings", lambda: postprocess.buildings(
+            stitcher.probs, stitcher.classes(), scene.crs, scene.transform, post_cfg.split_m, post_cfg.min_area_m2))
+
+        def summary():
+            body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
+                                            found, model=manifest.name, precision=engine.precision,
+                                            raw_bytes=scene.raw_bytes, min_class=post_cfg.min_class)
+            protocol.encode("summary", 0.0, seq=1, prio=protocol.priority(body["n"]), body=body)
+            return body
+
+        body = timed("summary", summary)
+        tiles_per_scene.append(len(grid))
+        listed.append(len(body["b"]))
+    reference.close()
+    medians = {f"{stage}_ms": statistics.median(values) for stage, values in ms.items()}
+    return {**medians, "work_ms": sum(medians.values()), "scenes": len(spec["scenes"]),
+            "tiles_per_scene": statistics.median(tiles_per_scene), "listed_per_scene": statistics.median(listed)}
+
+
+# --- rows (orchestrator side) -------------------------------------------------
+
+SCENES = 4
+
+
+def rows(ctx) -> list[dict]:
+    from training.bench import worker
+    from training.bench.plan import fail, new_row
+
+    row = new_row("stages", "daemon stages per scene, one thread", precision=ctx.default_int8)
+    ctx.progress("measuring", row=row["name"])
+    spec = {"kind": "stages", "model_dir": str(ctx.model_dir), "precision": ctx.default_int8,
+            "cache_dir": str(ctx.work / "ov-cache"), "reference": str(ctx.scenes.reference),
+            "scenes": [str(p) for p in ctx.scenes.geotiffs[:SCENES]], "budget": vars(ctx.plan.openvino_budget)}
+    try:
+        row.update(worker.run(spec, timeout=ctx.plan.timeout_s))
+        row["status"] = "measured"
+    except Exception as exc:   # one broken row must not lose the rest of the table
+        return [fail(row, exc)]
+    daemon = ctx.find(kind="daemon", precision=ctx.default_int8)
+    if daemon and daemon.get("benchmark_app_tiles_per_s"):
+        inference_ms = 1000.0 * row["tiles_per_scene"] / daemon["benchmark_app_tiles_per_s"]
+        row["inference_ms"] = inference_ms          # wall time of a scene's tiles on both cores
+        row["efficiency_bound"] = inference_ms / (inference_ms + row["work_ms"] / 2)
+    return [row]

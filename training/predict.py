@@ -1,0 +1,50 @@
+"""Full-scene prediction with a PyTorch model, through the same tiling the satellite uses.
+
+`TorchPredictor.predict_scene(pre, post)` returns an `onboard.tiling.Stitcher`,
+like `onboard.engine.Engine.predict_scene`, so validation during training and
+`satedge evaluate` treat a checkpoint and an IR alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from onboard.tiling import Stitcher, cut, grid, pad_to
+
+
+class TorchPredictor:
+    def __init__(self, model: torch.nn.Module, tile: int, overlap: int, batch: int = 4):
+        self.model, self.tile, self.overlap, self.batch = model, tile, overlap, batch
+
+    @torch.no_grad()
+    def predict_scene(self, pre: np.ndarray, post: np.ndarray) -> Stitcher:
+        height, width = pre.shape[:2]
+        pre, post = pad_to(pre, self.tile), pad_to(post, self.tile)
+        tiles = grid(pre.shape[0], pre.shape[1], self.tile, self.overlap)
+        stitcher = Stitcher(height, width)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for start in range(0, len(tiles), self.batch):
+                chunk = tiles[start:start + self.batch]
+                x = torch.from_numpy(cut(pre, post, chunk, self.tile)).float()
+                probs = torch.softmax(self.model(x).float(), dim=1).numpy()
+                for t, p in zip(chunk, probs):
+                    stitcher.put(t, p)
+        finally:
+            self.model.train(was_training)
+        return stitcher
+
+
+def damage_maps(stitcher: Stitcher) -> tuple[np.ndarray, np.ndarray]:
+    """(localization, damage) uint8 maps as the official scorer wants them.
+
+    Localization: argmax over the five classes is a building. Damage: the most
+    likely of the four damage levels at every pixel (the scorer masks it with
+    the localization), so a building pixel is never scored as "no class".
+    """
+    probs = stitcher.probs
+    localization = (probs.argmax(axis=0) > 0).astype(np.uint8)
+    damage = (probs[1:].argmax(axis=0) + 1).astype(np.uint8)
+    return localization, damage
