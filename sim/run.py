@@ -98,6 +98,7 @@ def _sections(config: SimConfig, *names: str) -> dict:
 
 def prepare(config: SimConfig, out: Path) -> Run:
     """Make the run folder: keys, scenes and each process's configuration file."""
+    out = out.resolve()  # the processes run inside it and are handed its paths
     try:
         out.mkdir(parents=True, exist_ok=True)
         if any(out.iterdir()):
