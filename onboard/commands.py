@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import reprlib
 import threading
 import time
 from typing import Callable
@@ -27,6 +28,10 @@ from satedge.logs import event
 log = logging.getLogger("satedge.onboard.commands")
 
 SHUTDOWN_WAIT_S = 600.0
+# How a bad argument is quoted back: short and bounded, whatever the ground sent (the answer costs credit).
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 4, 4
+_shown = _REPR.repr
 
 
 class CommandError(Exception):
@@ -69,11 +74,15 @@ class Commander:
 
     def _work(self) -> None:
         while (msg := self._queue.get()) is not None:
+            if msg["id"] <= self.spool.last_cmd:   # overtaken by a newer id while it waited: re-ordered
+                self.queued.discard(msg["id"])
+                self.replies.append((msg["id"], True, "duplicate"))
+                continue
             handler = self.handlers.get(msg["name"])
             started = time.monotonic()
             try:
                 if handler is None:
-                    raise CommandError(f"unknown command {msg['name'][:40]!r} "
+                    raise CommandError(f"unknown command {_shown(msg['name'])} "
                                        f"(known: {', '.join(sorted(self.handlers))})")
                 ok, detail = True, handler(msg["args"])
             except (CommandError, UserError) as exc:
@@ -90,7 +99,7 @@ class Commander:
     def set_precision(self, args: dict) -> str:
         precision = args.get("precision")
         if precision not in PRECISIONS:
-            raise CommandError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+            raise CommandError(f"precision must be one of {', '.join(PRECISIONS)}, got {_shown(precision)}")
         current = self.pipeline.engine
         if current.manifest.resolve(precision) == current.precision:
             return f"already serving {current.precision}"
@@ -107,7 +116,7 @@ class Commander:
     def set_min_class(self, args: dict) -> str:
         cls = args.get("cls")
         if not isinstance(cls, int) or isinstance(cls, bool) or not 1 <= cls <= 4:
-            raise CommandError(f"cls must be an integer 1..4, got {cls!r}")
+            raise CommandError(f"cls must be an integer 1..4, got {_shown(cls)}")
         self.spool.set("min_class", cls)
         self.pipeline.min_class = cls
         return f"min_class {cls}"

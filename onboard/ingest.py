@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import time
 import warnings
 from dataclasses import dataclass
@@ -58,13 +59,30 @@ class Scene:
 
 
 def pending(inbox: Path) -> list[Path]:
-    """Scene files in the inbox, oldest first (writers publish by rename, so names are final)."""
+    """Scene files in the inbox, oldest first (writers publish by rename, so names are final).
+
+    A file may be retired by the post thread while this lists the folder: it is simply not listed.
+    """
+    entries = []
     try:
-        entries = [p for p in inbox.iterdir()
-                   if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and p.is_file()]
+        for p in inbox.iterdir():
+            if p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
+                continue
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                entries.append((st.st_mtime, p.name, p))
     except FileNotFoundError:
         return []
-    return sorted(entries, key=lambda p: (p.stat().st_mtime, p.name))
+    return [p for _, _, p in sorted(entries)]
+
+
+def check_in_inbox(path: Path, inbox: Path) -> None:
+    """Only a file placed in the inbox is read: a symlink could point the daemon at anything on board."""
+    if path.is_symlink() or path.resolve().parent != inbox.resolve():
+        raise BadScene("a symbolic link or not in the inbox: only files placed in the inbox are read")
 
 
 def _acquisition_time(tags: dict, arrived: float) -> float:

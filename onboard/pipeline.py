@@ -126,6 +126,7 @@ class Pipeline:
             self.telemetry.count("scenes_skipped")
             return
         try:
+            ingest.check_in_inbox(path, self.inbox)
             scene = self.reader.read(path, arrived=self.clock.now())
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))

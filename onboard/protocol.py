@@ -16,6 +16,11 @@ import msgpack
 
 VERSION = 1
 
+# Integers on the wire are what SQLite (both sides' stores) can hold: signed 64 bits.
+INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
+# A summary body is at most this deep (it is stored as JSON; the body itself is 3 levels deep).
+MAX_BODY_DEPTH = 16
+
 # Largest frame either side accepts. A summary of a scene with thousands of
 # damaged buildings is tens of kilobytes; nothing legitimate comes near this.
 MAX_FRAME_BYTES = 1 << 20
@@ -73,7 +78,7 @@ def _is(value: Any, types: tuple) -> bool:
     # bool is an int in Python; an int field must not accept True.
     if types is INT or types is NUM:
         return isinstance(value, types) and not isinstance(value, bool) and (
-            not isinstance(value, float) or math.isfinite(value))
+            math.isfinite(value) if isinstance(value, float) else INT_MIN <= value <= INT_MAX)
     return isinstance(value, types)
 
 
@@ -135,6 +140,24 @@ def validate_body(body: dict) -> None:
         if (not isinstance(row, list) or len(row) != 5 or not all(_is(x, INT) for x in row)
                 or not 1 <= row[2] <= 4 or not 0 <= row[3] <= 65535 or not 0 <= row[4] <= 100):
             raise FrameError("malformed", "body.b")
+    _check_storable(body)
+
+
+def _check_storable(body: dict) -> None:
+    """Unknown keys are allowed, but the ground stores the body as JSON: no bytes, no deep nesting."""
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_BODY_DEPTH:
+            raise FrameError("malformed", "body nested too deep")
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) for k in value):
+                raise FrameError("malformed", "body key not a string")
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+        elif isinstance(value, bytes) or (isinstance(value, int) and not INT_MIN <= value <= INT_MAX):
+            raise FrameError("malformed", "body value not storable")
 
 
 def priority(counts: list[int]) -> int:

@@ -13,6 +13,7 @@ The ground is the CURVE server and accepts only the public keys in
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import zmq
@@ -24,11 +25,15 @@ log = logging.getLogger("satedge.keys")
 
 GROUND = "ground"
 SATELLITES = "satellites"
+SAT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")   # as `satellite.id` (onboard/config.py): a file name, no path
 
 
 def make(out: Path, satellites: list[str], overwrite: bool = False) -> list[Path]:
     """Create the ground pair and one pair per satellite id; keep existing pairs unless told."""
     out = Path(out)
+    for sat in satellites:
+        if not SAT_ID.match(sat):
+            raise UserError(f"satellite id {sat!r} must be 1-64 letters, digits, '.', '_' or '-'")
     try:
         (out / SATELLITES).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
