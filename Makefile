@@ -20,7 +20,10 @@ demo: $(STAMP)
 	$(BIN)/satedge sim --config sim/default.toml --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not ipex" -q
+	$(BIN)/python -m pytest -m "not slow and not ipex and not reliability" -q
+
+test-reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -q
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -m "not ipex" -q

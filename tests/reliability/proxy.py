@@ -1,0 +1,85 @@
+"""A fault-injecting ZeroMQ proxy between satellites (DEALER) and the ground (ROUTER), CURVE off.
+
+Satellites connect to the proxy's ROUTER; for each routing id it opens a DEALER with the same
+ROUTING_ID to the ground, so the ground sees the satellite's own id. Each frame, in either
+direction, is (seeded) duplicated with probability `dup` and held back to go out after the next
+frame of that direction with probability `reorder`. It counts what it did.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+
+import zmq
+
+
+class FaultProxy:
+    def __init__(self, ground_address: str, *, dup: float, reorder: float, seed: int):
+        self.ground_address = ground_address
+        self.dup, self.reorder = dup, reorder
+        self.rng = random.Random(seed)
+        self.ctx = zmq.Context()
+        self.front = self.ctx.socket(zmq.ROUTER)
+        self.front.setsockopt(zmq.LINGER, 0)
+        self.port = self.front.bind_to_random_port("tcp://127.0.0.1")
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.backs: dict[bytes, zmq.Socket] = {}
+        self.held: dict[tuple[str, bytes], bytes] = {}
+        self.counts: Counter = Counter()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
+
+    def start(self) -> "FaultProxy":
+        self.thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _back(self, sat: bytes, poller: zmq.Poller) -> zmq.Socket:
+        sock = self.backs.get(sat)
+        if sock is None:
+            sock = self.backs[sat] = self.ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.ROUTING_ID, sat)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(self.ground_address)
+            poller.register(sock, zmq.POLLIN)
+        return sock
+
+    def _forward(self, direction: str, sat: bytes, frame: bytes, send) -> None:
+        """Send `frame` (maybe twice), or hold it until the next frame of this direction and satellite."""
+        self.counts[f"{direction}_frames"] += 1
+        key = (direction, sat)
+        if key not in self.held and self.rng.random() < self.reorder:
+            self.held[key] = frame
+            self.counts[f"{direction}_reordered"] += 1
+            return
+        send(frame)
+        if self.rng.random() < self.dup:
+            send(frame)
+            self.counts[f"{direction}_duplicated"] += 1
+        if key in self.held:
+            send(self.held.pop(key))
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.front, zmq.POLLIN)
+        try:
+            while not self.stopping.is_set():
+                for sock, _ in poller.poll(50):
+                    if sock is self.front:
+                        sat, frame = self.front.recv_multipart()
+                        back = self._back(sat, poller)
+                        self._forward("up", sat, frame, lambda f, back=back: back.send(f))
+                    else:
+                        frame = sock.recv()
+                        sat = sock.getsockopt(zmq.ROUTING_ID)
+                        self._forward("down", sat, frame,
+                                      lambda f, sat=sat: self.front.send_multipart([sat, f], zmq.NOBLOCK))
+        finally:
+            for sock in [self.front, *self.backs.values()]:
+                sock.close(0)
+            self.ctx.term()
