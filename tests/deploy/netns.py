@@ -117,6 +117,13 @@ def service_env(service: str, volumes: dict[str, Path], extra: dict) -> dict:
     return env
 
 
-def service_command(service: str) -> list[str]:
+def service_command(service: str, volumes: dict[str, Path]) -> list[str]:
+    """The service's command, container paths in its arguments mapped to host folders."""
     spec = yaml.safe_load(COMPOSE.read_text())["services"][service]
-    return [str(Path(sys.executable).parent / "satedge"), *spec["command"]]
+    args = []
+    for arg in spec["command"]:
+        for inside, outside in volumes.items():
+            if arg == inside or arg.startswith(inside + "/"):
+                arg = str(outside) + arg[len(inside):]
+        args.append(arg)
+    return [str(Path(sys.executable).parent / "satedge"), *args]

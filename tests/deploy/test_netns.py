@@ -33,9 +33,11 @@ def test_compose_topology_on_separate_hosts(tmp_path, model_dir_for_deploy):
     try:
         ground = topo.add_host("ground")
         extra = dict(SCENARIO, SATEDGE_SCENARIO_SCENE_SIZE="512", SATEDGE_MODEL_DIR=str(model_dir_for_deploy))
-        env = netns.service_env("ground", {"/keys": keys, "/data": ground_data, "/out": out}, extra)
-        topo.run(ground, netns.service_command("keys"), env, tmp_path / "keys.log", wait=True)
-        topo.run(ground, netns.service_command("ground"), env, tmp_path / "ground.log")
+        volumes = {"/keys": keys, "/data": ground_data, "/out": out}
+        env = netns.service_env("ground", volumes, extra)
+        topo.run(ground, netns.service_command("keys", volumes), env, tmp_path / "keys.log", wait=True)
+        assert (keys / "ground.key_secret").exists()   # made where the compose volume would be
+        topo.run(ground, netns.service_command("ground", volumes), env, tmp_path / "ground.log")
         for i in range(1, SATELLITES + 1):
             host = topo.add_host(f"sat{i}")
             hosts = Path("/etc/netns") / host.netns

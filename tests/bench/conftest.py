@@ -1,0 +1,49 @@
+"""Fixtures for the bench: the tiny real IR plus an NNCF INT8 IR, and one `satedge bench --quick` run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="session")
+def bench_model(tiny_model_dir, tmp_path_factory) -> Path:
+    """tests/conftest.py's tiny FP32/FP16 IR and a real INT8 IR quantized by NNCF (random calibration tiles)."""
+    nncf = pytest.importorskip("nncf")
+    import openvino as ov
+
+    from onboard.manifest import Manifest
+
+    out = tmp_path_factory.mktemp("bench-model") / "tiny"
+    shutil.copytree(tiny_model_dir, out)
+    manifest = Manifest.load(out)
+    rng = np.random.default_rng(0)
+    calibration = [rng.integers(0, 256, (1, 6, manifest.tile, manifest.tile), dtype=np.uint8) for _ in range(8)]
+    quantized = nncf.quantize(ov.Core().read_model(out / "fp32.xml"), nncf.Dataset(calibration),
+                              subset_size=len(calibration), fast_bias_correction=True)
+    ov.save_model(quantized, out / "int8-nncf.xml")
+    manifest.add_ir("int8-nncf", out / "int8-nncf.xml")
+    # what `satedge evaluate --record` stores (test data: the bench must carry these through, not judge them)
+    manifest.precisions["fp32"].scores = {"score": 0.5, "localization_f1": 0.6, "damage_f1": 0.45, "scenes": 2}
+    manifest.precisions["int8-nncf"].scores = {"score": 0.495, "localization_f1": 0.6, "damage_f1": 0.44,
+                                               "scenes": 2}
+    manifest.save()
+    return out
+
+
+@pytest.fixture(scope="session")
+def quick_run(bench_model, tmp_path_factory) -> dict:
+    """One real `satedge bench --quick` on the tiny model: its exit, output folder, work folder and results."""
+    out = tmp_path_factory.mktemp("bench-out")
+    work = tmp_path_factory.mktemp("bench-work")
+    done = run_cli("bench", "--model", str(bench_model), "--quick", "--record", "--out", str(out), "--work",
+                   str(work), timeout=600)
+    results_path = out / "bench" / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else None
+    return {"done": done, "out": out, "work": work, "results": results, "model": bench_model}
