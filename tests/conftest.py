@@ -34,6 +34,29 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_int8_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny IR plus a real INT8 IR quantized by NNCF (random calibration tiles), as `int8-nncf`."""
+    nncf = pytest.importorskip("nncf")
+    import numpy as np
+    import openvino as ov
+    import shutil
+
+    from onboard.manifest import Manifest
+
+    out = tmp_path_factory.mktemp("tiny-int8-model") / "tiny"
+    shutil.copytree(tiny_model_dir, out)
+    manifest = Manifest.load(out)
+    rng = np.random.default_rng(0)
+    calibration = [rng.integers(0, 256, (1, 6, manifest.tile, manifest.tile), dtype=np.uint8) for _ in range(8)]
+    quantized = nncf.quantize(ov.Core().read_model(out / "fp32.xml"), nncf.Dataset(calibration),
+                              subset_size=len(calibration), fast_bias_correction=True)
+    ov.save_model(quantized, out / "int8-nncf.xml")
+    manifest.add_ir("int8-nncf", out / "int8-nncf.xml")
+    manifest.save()
+    return out
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path | None = None):
     """Run `satedge ARGS` in a subprocess, as a user would; returns CompletedProcess."""
     full_env = dict(os.environ, **(env or {}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -70,24 +69,9 @@ def geo(tmp_path_factory) -> Geo:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """The tiny IR plus a real INT8 IR quantized by NNCF (random calibration data), as `int8-nncf`."""
-    nncf = pytest.importorskip("nncf")
-    import openvino as ov
-
-    from onboard.manifest import Manifest
-
-    out = tmp_path_factory.mktemp("model") / "tiny"
-    shutil.copytree(tiny_model_dir, out)
-    manifest = Manifest.load(out)
-    rng = np.random.default_rng(0)
-    calibration = [rng.integers(0, 256, (1, 6, manifest.tile, manifest.tile), dtype=np.uint8) for _ in range(8)]
-    quantized = nncf.quantize(ov.Core().read_model(out / "fp32.xml"), nncf.Dataset(calibration),
-                              subset_size=len(calibration), fast_bias_correction=True)
-    ov.save_model(quantized, out / "int8-nncf.xml")
-    manifest.add_ir("int8-nncf", out / "int8-nncf.xml")
-    manifest.save()
-    return out
+def model_dir(tiny_int8_model_dir) -> Path:
+    """The tiny IR with its NNCF INT8 IR (tests/conftest.py)."""
+    return tiny_int8_model_dir
 
 
 def config_text(tmp: Path, *, model: Path, reference: Path, address: str, security: str = "none",
