@@ -12,26 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from satedge.config import to_toml
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-def toml_value(value) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return repr(value)
-
-
 def write_config(path: Path, sections: dict) -> Path:
-    lines = []
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(to_toml(sections))
     return path
 
 
