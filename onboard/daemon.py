@@ -15,6 +15,8 @@ import signal
 import threading
 import time
 
+import cv2
+
 from onboard import ingest
 from onboard.commands import Commander
 from onboard.config import OnboardConfig
@@ -58,6 +60,8 @@ class Daemon:
         self.clock = SimClock.from_config(cfg.clock)
         self.telemetry = Telemetry()
         self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
+        ingest.limit_gdal_cache()
+        cv2.setNumThreads(1)   # the cores are OpenVINO's: OpenCV's worker threads would only contend with it
         self.reference = ingest.Reference(cfg.ingest.reference)
         try:
             cfg.ingest.inbox.mkdir(parents=True, exist_ok=True)

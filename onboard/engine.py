@@ -1,13 +1,15 @@
 """The one module that owns OpenVINO: compile a manifest's IR, run scenes through an async queue.
 
 `Engine(manifest, precision)` verifies the IR's sha256 (via the manifest),
-compiles it with the THROUGHPUT hint and the model cache on (so a precision
-swap recompiles from cache), and keeps an `AsyncInferQueue` with the number
-of requests the plugin finds optimal. A scene is cut with `onboard.tiling`
-(the same tiling evaluation uses) and its tiles are queued without waiting:
-`start_scene` returns as soon as the last tile is queued, and the callback
-stitches each result as it completes, so the caller can already decode and
-cut the next scene while this one is still being inferred.
+appends a head (`onboard.heads`) to the graph, compiles it with the
+THROUGHPUT hint and the model cache on (so a precision swap recompiles from
+cache), and keeps an `AsyncInferQueue` with twice the number of requests
+the plugin finds optimal: each stream always has the next tile waiting, so
+a Python thread busy elsewhere never leaves a core idle. A scene's tiles
+are queued without waiting: `start_scene` returns as soon as the last tile
+is queued, and the completion callback only copies the head's small
+outputs into the scene's maps, so the caller can already decode and queue
+the next scene while this one is still being inferred.
 
 Normalisation is inside the IR (u8 in): the satellite cannot feed the model
 differently from training.
@@ -26,16 +28,27 @@ import numpy as np
 import openvino as ov
 
 from onboard import tiling
+from onboard.heads import HEADS
 from onboard.manifest import Manifest
 from satedge.errors import UserError
 
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "satedge-ov-cache"
 DEVICE = "CPU"
+REQUESTS_PER_STREAM = 2
+
+# What each precision computes in. Without this, a CPU with bf16 support runs the FP32 IR in bf16:
+# "fp32" is a promise of full precision (the fallback a swap to fp32 is for).
+EXECUTION = {"fp32": {"INFERENCE_PRECISION_HINT": "f32"}}
+
+
+def compile_config(precision: str, hint: str) -> dict:
+    """The compile-time properties the satellite uses for an IR of `precision` (the benchmark uses the same)."""
+    return {"PERFORMANCE_HINT": hint, **EXECUTION.get(precision, {})}
 
 
 @dataclass
 class SceneJob:
-    """One scene in flight: its stitcher fills in as tiles complete; `done` fires after the last."""
+    """One scene in flight: its stitcher fills in as tiles complete; `finished` fires after the last."""
 
     stitcher: tiling.Stitcher
     tiles: int
@@ -47,15 +60,17 @@ class SceneJob:
 
 
 class Engine:
-    """A compiled IR of one precision plus its async infer queue."""
+    """A compiled IR of one precision, with a head, plus its async infer queue."""
 
     def __init__(self, manifest: Manifest, precision: str, *, cache_dir: Path | None = None,
-                 hint: str = "THROUGHPUT"):
+                 hint: str = "THROUGHPUT", head: str = "decision"):
         self.manifest = manifest
         self.precision = manifest.resolve(precision)
         self.tile = manifest.tile
         self.overlap = manifest.overlap
         self.batch = manifest.input.shape[0]
+        self.head = HEADS[head]
+        self.layers = self.head.layers(manifest.output.shape[1])
         xml = manifest.ir(self.precision)
         cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
         started = time.monotonic()
@@ -66,11 +81,13 @@ class Engine:
         except OSError as exc:
             raise UserError(f"cannot use model cache folder {cache_dir}: {exc.strerror}") from None
         try:
-            self.compiled = core.compile_model(str(xml), DEVICE, {"PERFORMANCE_HINT": hint})
+            model = self.head.attach(core.read_model(str(xml)))
+            self.compiled = core.compile_model(model, DEVICE, compile_config(self.precision, hint))
         except RuntimeError as exc:
             raise UserError(f"cannot compile {xml}: {str(exc).splitlines()[0]}") from None
         self.compile_seconds = time.monotonic() - started
-        self.requests = int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self.execution = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.requests = REQUESTS_PER_STREAM * int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.queue = ov.AsyncInferQueue(self.compiled, self.requests)
         self.queue.set_callback(self._completed)
         self._lock = threading.Lock()
@@ -80,23 +97,21 @@ class Engine:
     def name(self) -> str:
         return self.manifest.name
 
-    def start_scene(self, pre: np.ndarray, post: np.ndarray,
-                    on_done: Callable[[SceneJob], None] | None = None) -> SceneJob:
-        """Queue every tile of one scene (HxWx3 u8 pre and post) and return without waiting.
+    def start_scene(self, scene: np.ndarray, on_done: Callable[[SceneJob], None] | None = None) -> SceneJob:
+        """Queue every tile of one `[6, H, W]` u8 scene and return without waiting.
 
         Blocks only while all infer requests are busy (the queue's back-pressure).
         `on_done(job)` runs on an OpenVINO thread after the scene's last tile: keep it short.
         """
-        if pre.shape != post.shape or pre.ndim != 3 or pre.shape[2] != 3:
-            raise ValueError(f"pre {pre.shape} and post {post.shape} must both be HxWx3")
-        height, width = post.shape[:2]
-        pre, post = tiling.pad_to(pre, self.tile), tiling.pad_to(post, self.tile)
-        tiles = tiling.grid(post.shape[0], post.shape[1], self.tile, self.overlap)
-        chips = tiling.cut(pre, post, tiles, self.tile)
-        job = SceneJob(tiling.Stitcher(height, width), len(tiles), len(tiles), self.precision, on_done)
+        if scene.ndim != 3 or scene.shape[0] != tiling.CHANNELS or scene.dtype != np.uint8:
+            raise ValueError(f"a scene is [6, H, W] u8, not {scene.shape} {scene.dtype}")
+        height, width = scene.shape[1:]
+        scene = tiling.pad_to(scene, self.tile)
+        tiles = tiling.grid(scene.shape[1], scene.shape[2], self.tile, self.overlap)
+        job = SceneJob(tiling.Stitcher(height, width, self.layers), len(tiles), len(tiles), self.precision, on_done)
         for start in range(0, len(tiles), self.batch):
             batch_tiles = tiles[start:start + self.batch]
-            batch = chips[start:start + self.batch]
+            batch = tiling.cut(scene, batch_tiles, self.tile)
             if len(batch) < self.batch:  # a static batch: pad the last one, ignore the padding
                 batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch - len(batch), 0)])
             self.queue.start_async({0: batch}, (job, batch_tiles))
@@ -104,9 +119,9 @@ class Engine:
 
     def _completed(self, request: ov.InferRequest, userdata) -> None:
         job, batch_tiles = userdata
-        probs = request.get_output_tensor(0).data
-        for i, t in enumerate(batch_tiles):
-            job.stitcher.put(t, probs[i])
+        outputs = [request.get_output_tensor(i).data for i in range(len(self.layers))]
+        for k, t in enumerate(batch_tiles):
+            job.stitcher.put(t, {name: out[k] for name, out in zip(self.layers, outputs)})
         with self._lock:
             self.tiles_done += len(batch_tiles)
             job.remaining -= len(batch_tiles)
@@ -117,8 +132,8 @@ class Engine:
                 job.on_done(job)
 
     def predict_scene(self, pre: np.ndarray, post: np.ndarray) -> tiling.Stitcher:
-        """The stitched class probabilities of one scene (blocking; `satedge evaluate` uses this)."""
-        job = self.start_scene(pre, post)
+        """The stitched maps of one scene from HxWx3 images (blocking; `satedge evaluate` uses this)."""
+        job = self.start_scene(tiling.stack(pre, post))
         job.finished.wait()
         return job.stitcher
 

@@ -1,14 +1,17 @@
 """The scene pipeline: three threads, so decoding, inference and post-processing overlap.
 
     reader ──scenes (bounded: prefetch)──► infer ──AsyncInferQueue──► callback ──done──► post
-    (decode, validate, quarantine)         (cut tiles, start_async)                     (buildings, spool, retire)
+    (decode, validate, quarantine)         (cut tiles, start_async)   (copy the head's   (buildings, spool, retire)
+                                                                       outputs)
 
 The reader decodes the next scene while the current one is inferred; the
 infer thread only cuts tiles and queues them (it blocks only when every infer
 request is busy, which is the point); the post thread turns finished scenes
-into summaries. A scene file stays in the inbox until its summary is
-committed to the spool, so whatever a crash or a shutdown interrupts is
-simply done again on the next start.
+into summaries. At most MAX_SCENES_IN_FLIGHT scenes are between the infer
+thread and the spool, so memory is bounded even if post-processing falls
+behind. A scene file stays in the inbox until its summary is committed to
+the spool, so whatever a crash or a shutdown interrupts is simply done
+again on the next start.
 
 A precision swap happens in the infer thread between two scenes: the old
 engine's queue is drained, the reference is replaced, then the command is
@@ -34,6 +37,9 @@ from satedge.logs import event
 log = logging.getLogger("satedge.onboard.pipeline")
 
 POLL_S = 0.1  # how often blocked threads look at the stop flag
+# Scenes started but not yet spooled: one post-processed while the next is inferred, and one spare so the
+# engine never waits for post-processing. Each holds only its result maps (3 bytes a pixel) by then.
+MAX_SCENES_IN_FLIGHT = 3
 
 
 class Swap:
@@ -58,6 +64,7 @@ class Pipeline:
         self.claimed: set[Path] = set()        # files read or in flight: not to be read again
         self.in_flight = 0                     # scenes queued in the engine, not yet spooled
         self._in_flight_lock = threading.Lock()
+        self._slots = threading.Semaphore(MAX_SCENES_IN_FLIGHT)
         self._swap: Swap | None = None
         self._swap_lock = threading.Lock()
         self.stopping = threading.Event()
@@ -160,13 +167,17 @@ class Pipeline:
     def _infer_loop(self) -> None:
         while not self.stopping.is_set():
             self._maybe_swap()
+            if not self._slots.acquire(timeout=POLL_S):
+                continue
             try:
                 scene = self.scenes.get(timeout=POLL_S)
             except queue.Empty:
+                self._slots.release()
                 continue
             self._add_in_flight(1)
-            self.engine.start_scene(scene.pre, scene.post,
-                                    on_done=lambda job, scene=scene: self.finished.put((scene, job)))
+            pixels, scene.pixels = scene.pixels, None    # queued tiles are copies: free the scene as it goes
+            self.engine.start_scene(pixels, on_done=lambda job, scene=scene: self.finished.put((scene, job)))
+            del pixels
         self.engine.drain()
         self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
         while True:                      # decoded but never started: they stay in the inbox
@@ -212,13 +223,13 @@ class Pipeline:
                 self._quarantine(scene.path, f"post-processing failed: {type(exc).__name__}: {exc}")
             finally:
                 self._add_in_flight(-1)
+                self._slots.release()
                 self.claimed.discard(scene.path)
 
     def _summarise(self, scene: ingest.Scene, job: SceneJob) -> None:
-        probs = job.stitcher.probs
-        found = postprocess.buildings(probs, job.stitcher.classes(), scene.crs, scene.transform,
-                                      self.split_m, self.min_area_m2)
-        height, width = scene.post.shape[:2]
+        found = postprocess.buildings(job.stitcher["classes"], job.stitcher["confidence"], scene.crs,
+                                      scene.transform, self.split_m, self.min_area_m2)
+        height, width = job.stitcher.height, job.stitcher.width
         body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                         found, model=self.engine.name, precision=job.precision,
                                         raw_bytes=scene.raw_bytes, min_class=self.min_class)

@@ -1,10 +1,13 @@
 """Cutting a scene into model-sized tiles and stitching their outputs back.
 
 One implementation serves the daemon, `satedge evaluate` on a checkpoint and
-on an IR, so all three see the same pixels. Tiles overlap by `overlap`
-pixels; each output pixel is taken from the tile whose centre is nearest
-(the middle of every overlap is the cut), so tile borders, where a
-convolution sees padding, are never used where a better tile exists.
+on an IR, so all three see the same pixels. A scene is one `[6, H, W]` u8
+array in the model's own channel order (pre RGB, then post RGB), so a tile
+is a plain slice: rasterio decodes straight into it and nothing is ever
+transposed. Tiles overlap by `overlap` pixels; each output pixel is taken
+from the tile whose centre is nearest (the middle of every overlap is the
+cut), so tile borders, where a convolution sees padding, are never used
+where a better tile exists.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+CHANNELS = 6
+F16_TINY = np.finfo(np.float16).tiny
 
 
 def positions(size: int, tile: int, overlap: int) -> list[int]:
@@ -32,9 +38,6 @@ def _cuts(starts: list[int], tile: int, size: int) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(len(starts))]
 
 
-F16_TINY = np.finfo(np.float16).tiny
-
-
 @dataclass(frozen=True)
 class Tile:
     y: int
@@ -51,46 +54,63 @@ def grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     return tiles
 
 
-def pad_to(image: np.ndarray, tile: int) -> np.ndarray:
-    """Pad an HxWxC scene smaller than a tile (reflect), so every tile is full."""
-    h, w = image.shape[:2]
+def stack(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """`[6, H, W]` u8 from HxWx3 pre and post images (the xBD PNGs are read that way)."""
+    if pre.shape != post.shape or pre.ndim != 3 or pre.shape[2] != 3:
+        raise ValueError(f"pre {pre.shape} and post {post.shape} must both be HxWx3")
+    both = np.empty((CHANNELS, *pre.shape[:2]), dtype=np.uint8)
+    both[:3] = pre.transpose(2, 0, 1)
+    both[3:] = post.transpose(2, 0, 1)
+    return both
+
+
+def pad_to(scene: np.ndarray, tile: int) -> np.ndarray:
+    """Pad a `[C, H, W]` scene smaller than a tile (reflect), so every tile is full."""
+    h, w = scene.shape[1:]
     if h >= tile and w >= tile:
-        return image
-    return np.pad(image, ((0, max(0, tile - h)), (0, max(0, tile - w)), (0, 0)), mode="reflect")
+        return scene
+    return np.pad(scene, ((0, 0), (0, max(0, tile - h)), (0, max(0, tile - w))), mode="reflect")
 
 
-def cut(pre: np.ndarray, post: np.ndarray, tiles: list[Tile], tile: int) -> np.ndarray:
-    """`[N, 6, tile, tile]` u8 model input from HxWx3 u8 pre and post scenes."""
-    both = np.concatenate([pre, post], axis=2)
-    out = np.empty((len(tiles), 6, tile, tile), dtype=np.uint8)
-    for i, t in enumerate(tiles):
-        out[i] = both[t.y:t.y + tile, t.x:t.x + tile].transpose(2, 0, 1)
-    return out
+def chip(scene: np.ndarray, t: Tile, tile: int) -> np.ndarray:
+    """Tile `t` of a padded `[6, H, W]` scene: a view, no copy."""
+    return scene[:, t.y:t.y + tile, t.x:t.x + tile]
+
+
+def cut(scene: np.ndarray, tiles: list[Tile], tile: int) -> np.ndarray:
+    """`[N, 6, tile, tile]` u8 model input: the tiles of a padded `[6, H, W]` scene."""
+    return np.stack([chip(scene, t, tile) for t in tiles])
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One scene-sized map a stitcher fills: `channels` planes (0: a single `[H, W]` plane) of `dtype`."""
+
+    channels: int
+    dtype: type
 
 
 class Stitcher:
-    """Accumulates per-tile class probabilities (float16) and argmax classes into scene-sized maps.
+    """Scene-sized maps filled tile by tile from per-tile outputs, each tile writing only the span it owns."""
 
-    The argmax is taken per tile on the engine's float32 output, where it is
-    cheap; over the float16 scene map numpy has no fast path for it.
-    """
-
-    def __init__(self, height: int, width: int, classes: int = 5):
+    def __init__(self, height: int, width: int, layers: dict[str, Layer]):
         self.height, self.width = height, width
         ph, pw = max(height, 1), max(width, 1)
-        self.probs = np.zeros((classes, ph, pw), dtype=np.float16)
-        self._classes = np.zeros((ph, pw), dtype=np.uint8)
+        self.maps = {name: np.zeros(((layer.channels,) if layer.channels else ()) + (ph, pw), dtype=layer.dtype)
+                     for name, layer in layers.items()}
 
-    def put(self, t: Tile, probs: np.ndarray) -> None:
-        """`probs`: `[classes, tile, tile]` for tile `t`; only the span it owns is kept."""
+    def put(self, t: Tile, outputs: dict[str, np.ndarray]) -> None:
+        """`outputs[name]`: this tile's `[C, tile, tile]` (or `[tile, tile]`) values of each layer."""
         y0, y1, x0, x1 = t.own
         y1, x1 = min(y1, self.height), min(x1, self.width)
-        owned = probs[:, y0 - t.y:y1 - t.y, x0 - t.x:x1 - t.x]
-        self._classes[y0:y1, x0:x1] = owned.argmax(axis=0)
-        # Probabilities below float16's smallest normal decide nothing, and numpy converts such
-        # subnormals ~6x slower: about half of a confident model's outputs are that small.
-        self.probs[:, y0:y1, x0:x1] = np.where(owned < F16_TINY, 0, owned)
+        for name, values in outputs.items():
+            owned = values[..., y0 - t.y:y1 - t.y, x0 - t.x:x1 - t.x]
+            target = self.maps[name]
+            if target.dtype == np.float16 and values.dtype == np.float32:
+                # Values below float16's smallest normal decide nothing, and numpy converts such
+                # subnormals ~6x slower: about half of a confident model's probabilities are that small.
+                owned = np.where(owned < F16_TINY, 0, owned)
+            target[..., y0:y1, x0:x1] = owned
 
-    def classes(self) -> np.ndarray:
-        """Per-pixel argmax class, uint8 HxW."""
-        return self._classes
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.maps[name]

@@ -29,7 +29,7 @@ def sample_pixels(model: torch.nn.Module, pairs: list[Pair], tile: int, overlap:
     logps, targets, weights = [], [], []
     for pair in pairs:
         pre, post, target = read_scene(pair)
-        probs = predictor.predict_scene(pre, post).probs.astype(np.float32)
+        probs = predictor.predict_scene(pre, post)["probs"].astype(np.float32)
         keep = target != IGNORE
         building = keep & (target > 0)
         background = np.flatnonzero(keep & (target == 0))

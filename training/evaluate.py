@@ -28,7 +28,7 @@ from training.predict import damage_maps
 def ir_predictor(path: Path, args: argparse.Namespace):
     from onboard.engine import Engine
     manifest = Manifest.load(path)
-    engine = Engine(manifest, args.precision)
+    engine = Engine(manifest, args.precision, head="probabilities")
     return engine, {"kind": "ir", "model": manifest.name, "precision": engine.precision,
                     "tile": engine.tile, "overlap": engine.overlap}
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from onboard.tiling import Stitcher, cut, grid, pad_to
+from onboard.heads import HEADS
+from onboard.tiling import Stitcher, cut, grid, pad_to, stack
+from training.metric import NUM_CLASSES
 
 
 class TorchPredictor:
@@ -20,18 +22,18 @@ class TorchPredictor:
     @torch.no_grad()
     def predict_scene(self, pre: np.ndarray, post: np.ndarray) -> Stitcher:
         height, width = pre.shape[:2]
-        pre, post = pad_to(pre, self.tile), pad_to(post, self.tile)
-        tiles = grid(pre.shape[0], pre.shape[1], self.tile, self.overlap)
-        stitcher = Stitcher(height, width)
+        scene = pad_to(stack(pre, post), self.tile)
+        tiles = grid(scene.shape[1], scene.shape[2], self.tile, self.overlap)
+        stitcher = Stitcher(height, width, HEADS["probabilities"].layers(NUM_CLASSES))
         was_training = self.model.training
         self.model.eval()
         try:
             for start in range(0, len(tiles), self.batch):
                 chunk = tiles[start:start + self.batch]
-                x = torch.from_numpy(cut(pre, post, chunk, self.tile)).float()
+                x = torch.from_numpy(cut(scene, chunk, self.tile)).float()
                 probs = torch.softmax(self.model(x).float(), dim=1).numpy()
                 for t, p in zip(chunk, probs):
-                    stitcher.put(t, p)
+                    stitcher.put(t, {"probs": p})
         finally:
             self.model.train(was_training)
         return stitcher
@@ -44,7 +46,7 @@ def damage_maps(stitcher: Stitcher) -> tuple[np.ndarray, np.ndarray]:
     likely of the four damage levels at every pixel (the scorer masks it with
     the localization), so a building pixel is never scored as "no class".
     """
-    probs = stitcher.probs
+    probs = stitcher["probs"]
     localization = (probs.argmax(axis=0) > 0).astype(np.uint8)
     damage = (probs[1:].argmax(axis=0) + 1).astype(np.uint8)
     return localization, damage

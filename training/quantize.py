@@ -108,7 +108,8 @@ def inc_to_openvino(quantized, tile: int, batch: int):
     example = torch.rand(batch, IN_CHANNELS, tile, tile) * 255
     with torch.no_grad():
         exported = torch.export.export(Probabilities(quantized), (example,))
-        return with_u8_input(ov.convert_model(exported))
+        # torch.export of the PT2E graph loses the static shape: restore it, as `satedge export` does
+        return with_u8_input(ov.convert_model(exported, input=[tuple(example.shape)]))
 
 
 def quantize_inc(manifest: Manifest, calibration: np.ndarray, args: argparse.Namespace, validation=None) -> Path:

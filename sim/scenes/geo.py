@@ -51,12 +51,15 @@ def _block(size: int) -> int:
     return 16
 
 
-def _profile(width: int, height: int, spec: SceneSpec, transform: Affine) -> dict:
+def _profile(width: int, height: int, spec: SceneSpec, transform: Affine, compressed: bool) -> dict:
+    """Tiled GeoTIFF. Post scenes are uncompressed, as a payload writes frames to mass memory: decoding is
+    CPU the satellite's model does not get (per 2048² image: DEFLATE 34 ms, ZSTD 11 ms, none 2 ms). The
+    reference mosaic covers a whole region and stays onboard for the mission: lossless ZSTD, 40 % smaller."""
     block = _block(spec.size)
+    compression = dict(compress="zstd", zstd_level=1, predictor=2) if compressed else {}
     return dict(driver="GTiff", width=width, height=height, count=3, dtype="uint8",
                 crs=CRS.from_epsg(spec.epsg), transform=transform, tiled=True, blockxsize=block,
-                blockysize=block, compress="deflate", zlevel=1, predictor=2, photometric="RGB",
-                interleave="pixel", BIGTIFF="IF_SAFER")
+                blockysize=block, photometric="RGB", interleave="pixel", BIGTIFF="IF_SAFER", **compression)
 
 
 def _write_rgb(dst, image: np.ndarray, window: Window | None = None) -> None:
@@ -66,7 +69,7 @@ def _write_rgb(dst, image: np.ndarray, window: Window | None = None) -> None:
 def write_post(path: Path, scene) -> None:
     spec = scene.spec
     acq = scene.post_acquisition
-    profile = _profile(spec.size, spec.size, spec, affine(spec))
+    profile = _profile(spec.size, spec.size, spec, affine(spec), compressed=False)
     tmp = path.with_suffix(".tif.part")
     with rasterio.open(tmp, "w", **profile) as dst:
         _write_rgb(dst, scene.post)
@@ -92,7 +95,7 @@ class ReferenceMosaic:
         transform = Affine(first.transform[0], 0.0, first.origin[0], 0.0, first.transform[4], first.origin[1])
         self.path = path
         self._tmp = path.with_suffix(".tif.part")
-        self._dst = rasterio.open(self._tmp, "w", **_profile(width, height, first, transform))
+        self._dst = rasterio.open(self._tmp, "w", **_profile(width, height, first, transform, compressed=True))
         self._dst.update_tags(DESCRIPTION="pre-event reference mosaic", SCENES=str(len(specs)),
                               PRE_EVENT_FROM=iso(min(s.pre_time for s in specs)),
                               PRE_EVENT_TO=iso(max(s.pre_time for s in specs)))

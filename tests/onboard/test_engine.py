@@ -9,7 +9,7 @@ import openvino as ov
 import pytest
 
 from onboard import tiling
-from onboard.engine import Engine
+from onboard.engine import Engine, compile_config
 from onboard.manifest import Manifest
 from satedge.errors import UserError
 
@@ -20,14 +20,13 @@ def scene(seed: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reference_probs(manifest: Manifest, precision: str, pre: np.ndarray, post: np.ndarray) -> np.ndarray:
-    """The same scene through a synchronous request, tile by tile, stitched by hand."""
-    compiled = ov.Core().compile_model(str(manifest.ir(precision)), "CPU")
+    """The same scene through a synchronous request on the bare IR, tile by tile, stitched by hand."""
+    compiled = ov.Core().compile_model(str(manifest.ir(precision)), "CPU", compile_config(precision, "LATENCY"))
     h, w = post.shape[:2]
-    ppre, ppost = tiling.pad_to(pre, manifest.tile), tiling.pad_to(post, manifest.tile)
-    tiles = tiling.grid(ppost.shape[0], ppost.shape[1], manifest.tile, manifest.overlap)
-    chips = tiling.cut(ppre, ppost, tiles, manifest.tile)
+    pixels = tiling.pad_to(tiling.stack(pre, post), manifest.tile)
+    tiles = tiling.grid(pixels.shape[1], pixels.shape[2], manifest.tile, manifest.overlap)
     out = np.zeros((5, h, w), dtype=np.float32)
-    for t, chip in zip(tiles, chips):
+    for t, chip in zip(tiles, tiling.cut(pixels, tiles, manifest.tile)):
         probs = compiled(chip[None])[0][0]
         y0, y1, x0, x1 = t.own
         y1, x1 = min(y1, h), min(x1, w)
@@ -36,27 +35,47 @@ def reference_probs(manifest: Manifest, precision: str, pre: np.ndarray, post: n
 
 
 @pytest.mark.parametrize("shape", [(200, 150), (40, 30)])
-def test_predict_scene_matches_tile_by_tile_inference(model_dir, tmp_path, shape):
+def test_probabilities_head_matches_tile_by_tile_inference(model_dir, tmp_path, shape):
     manifest = Manifest.load(model_dir)
-    engine = Engine(manifest, "fp32", cache_dir=tmp_path / "cache")
+    engine = Engine(manifest, "fp32", cache_dir=tmp_path / "cache", head="probabilities")
     assert engine.requests >= 1 and engine.precision == "fp32"
     pre, post = scene(1, *shape)
-    stitched = engine.predict_scene(pre, post)
-    assert stitched.probs.shape == (5, *shape)
-    np.testing.assert_allclose(stitched.probs.astype(np.float32), reference_probs(manifest, "fp32", pre, post),
+    probs = engine.predict_scene(pre, post)["probs"]
+    assert probs.shape == (5, *shape)
+    np.testing.assert_allclose(probs.astype(np.float32), reference_probs(manifest, "fp32", pre, post),
                                atol=2e-3)   # float16 storage
-    np.testing.assert_allclose(stitched.probs.astype(np.float32).sum(axis=0), 1.0, atol=5e-3)
+    np.testing.assert_allclose(probs.astype(np.float32).sum(axis=0), 1.0, atol=5e-3)
+
+
+def test_decision_head_is_the_argmax_and_its_probability(model_dir, tmp_path):
+    """The daemon's head: OpenVINO's TopK inside the graph gives what numpy's argmax gives on the bare IR."""
+    manifest = Manifest.load(model_dir)
+    engine = Engine(manifest, "fp32", cache_dir=tmp_path / "cache")
+    pre, post = scene(3, 150, 170)
+    maps = engine.predict_scene(pre, post)
+    assert maps["classes"].dtype == np.uint8 and maps["confidence"].dtype == np.float16
+    reference = reference_probs(manifest, "fp32", pre, post)
+    np.testing.assert_array_equal(maps["classes"], reference.argmax(axis=0))
+    np.testing.assert_allclose(maps["confidence"].astype(np.float32), reference.max(axis=0), atol=1e-3)
+
+
+def test_fp32_executes_in_f32(model_dir, tmp_path):
+    """A CPU with bf16 would otherwise run the FP32 IR in bf16 by default: "fp32" means full precision."""
+    engine = Engine(Manifest.load(model_dir), "fp32", cache_dir=tmp_path / "cache")
+    assert "f32" in engine.execution or "float32" in engine.execution
 
 
 def test_scenes_overlap_in_the_queue(model_dir, tmp_path):
-    """Several scenes queued back to back finish independently, each with its own stitched map."""
+    """Several scenes queued back to back finish independently, each with its own stitched maps."""
     engine = Engine(Manifest.load(model_dir), "fp16", cache_dir=tmp_path / "cache")
     scenes = [scene(s, 128, 128) for s in range(3)]
-    jobs = [engine.start_scene(pre, post) for pre, post in scenes]
+    jobs = [engine.start_scene(tiling.stack(pre, post)) for pre, post in scenes]
     engine.drain()
     assert all(job.finished.is_set() and job.remaining == 0 for job in jobs)
     for job, (pre, post) in zip(jobs, scenes):
-        np.testing.assert_array_equal(job.stitcher.probs, engine.predict_scene(pre, post).probs)
+        alone = engine.predict_scene(pre, post)
+        for name in ("classes", "confidence"):
+            np.testing.assert_array_equal(job.stitcher[name], alone[name])
     assert engine.tiles_done == 2 * sum(job.tiles for job in jobs)
 
 
@@ -64,8 +83,9 @@ def test_int8_resolves_to_the_manifests_default(model_dir, tmp_path):
     engine = Engine(Manifest.load(model_dir), "int8", cache_dir=tmp_path / "cache")
     assert engine.precision == "int8-nncf"
     pre, post = scene(2, 64, 64)
-    probs = engine.predict_scene(pre, post).probs.astype(np.float32)
-    assert np.isfinite(probs).all() and abs(probs.sum(axis=0).mean() - 1) < 0.02
+    maps = engine.predict_scene(pre, post)
+    confidence = maps["confidence"].astype(np.float32)
+    assert (maps["classes"] < 5).all() and ((confidence >= 0.2) & (confidence <= 1.001)).all()
 
 
 def test_refuses_an_ir_whose_sha256_does_not_match(model_dir, tmp_path):

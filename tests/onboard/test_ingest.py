@@ -25,7 +25,8 @@ def test_good_scene_gets_the_reference_pixels_under_it(geo, reader, tmp_path):
     assert scene.post.shape == scene.pre.shape == (96, 96, 3) and scene.pre.dtype == np.uint8
     with rasterio.open(geo.reference) as ref:
         expected = ref.read(window=((40, 136), (100, 196))).transpose(1, 2, 0)
-    np.testing.assert_array_equal(scene.pre, expected)   # aligned grids: resampling is exact
+    np.testing.assert_array_equal(scene.pre, expected)   # aligned grids: read as they are
+    assert reader.reference._aligned_window(scene.crs, scene.transform, 96, 96) is not None
     assert scene.raw_bytes == 96 * 96 * 3
 
 
@@ -38,6 +39,7 @@ def test_reference_is_resampled_onto_the_scene_grid(geo, reader, tmp_path):
         block = ref.read(window=((40, 168), (40, 168))).astype(np.float32)
     coarse = block.reshape(3, 64, 2, 64, 2).mean(axis=(2, 4)).transpose(1, 2, 0)
     assert np.abs(scene.pre.astype(np.float32) - coarse).mean() < 40   # bilinear, not nearest to garbage
+    assert reader.reference._aligned_window(scene.crs, scene.transform, 64, 64) is None
     assert scene.acquired == 5.0                                         # no tag: the arrival time
 
 

@@ -15,19 +15,16 @@ UTM = CRS.from_epsg(32633)
 TRANSFORM = from_origin(500_000.0, 6_000_000.0, 0.5, 0.5)
 
 
-def probs_for(classes: np.ndarray, p: float = 0.8) -> np.ndarray:
-    """Probabilities that put `p` on each pixel's class and spread the rest."""
-    probs = np.full((5, *classes.shape), (1 - p) / 4, dtype=np.float16)
-    for c in range(5):
-        probs[c][classes == c] = p
-    return probs
+def confidence_for(classes: np.ndarray, p: float = 0.8) -> np.ndarray:
+    """Every pixel's winning probability is `p`."""
+    return np.full(classes.shape, p, dtype=np.float16)
 
 
 def test_buildings_classes_areas_and_centroids():
     classes = np.zeros((100, 100), np.uint8)
     classes[10:30, 10:30] = 4          # 20x20 px = 100 m², destroyed
     classes[60:70, 50:60] = 1          # 10x10 px = 25 m², no damage
-    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
     order = np.argsort(found.area)[::-1]
     assert found.cls[order].tolist() == [4, 1]
     assert found.area[order].tolist() == [100.0, 25.0]
@@ -48,20 +45,33 @@ def test_touching_buildings_are_split_at_a_neck():
     assert (labels > 0).sum() == (classes > 0).sum()     # every building pixel belongs to one
 
 
+def test_a_row_of_three_joined_buildings_is_split_in_three_and_a_neighbour_is_left_alone():
+    classes = np.zeros((60, 120), np.uint8)
+    for x in (10, 45, 80):
+        classes[10:30, x:x + 25] = 2
+    classes[19:21, 35:45] = 2          # necks
+    classes[19:21, 70:80] = 2
+    classes[40:55, 10:25] = 4          # a separate building
+    n, labels = postprocess.label_buildings(classes, split_px=2)
+    assert n == 4
+    assert len({labels[20, 20], labels[20, 55], labels[20, 90], labels[48, 15]}) == 4
+    assert (labels > 0).sum() == (classes > 0).sum() and labels.max() == 4
+
+
 def test_a_solid_block_is_one_building_and_a_tie_goes_to_the_more_severe_class():
     classes = np.zeros((40, 60), np.uint8)
     classes[10:20, 10:20] = 1
     classes[10:20, 20:30] = 4          # same block, half no-damage, half destroyed
-    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
     assert found.cls.tolist() == [4]
-    assert found.conf[0] == pytest.approx(0.5 * 80 + 0.5 * 5, abs=0.2)
+    assert found.conf[0] == pytest.approx(0.5 * 80, abs=0.2)   # the no-damage half voted otherwise
 
 
 def test_small_blobs_are_not_buildings():
     classes = np.zeros((40, 40), np.uint8)
     classes[5, 5] = 3                  # 0.25 m²
     classes[20:26, 20:26] = 3          # 9 m²
-    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=4.0)
+    found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=4.0)
     assert found.area.tolist() == [9.0]
 
 
@@ -69,7 +79,7 @@ def test_area_in_a_geographic_crs():
     degrees = from_origin(15.0, 60.0, 1e-5, 1e-5)       # about 1.1 m x 0.56 m at 60 N
     classes = np.zeros((20, 20), np.uint8)
     classes[5:15, 5:15] = 1
-    found = postprocess.buildings(probs_for(classes), classes, CRS.from_epsg(4326), degrees,
+    found = postprocess.buildings(classes, confidence_for(classes), CRS.from_epsg(4326), degrees,
                                   split_m=0, min_area_m2=0)
     expected = 100 * (1e-5 * 111_320) ** 2 * np.cos(np.radians(60.0))
     assert found.area[0] == pytest.approx(expected, rel=0.01)
@@ -80,7 +90,7 @@ def test_summary_body_keeps_to_the_protocol():
     classes[10:30, 10:30] = 4
     classes[60:70, 50:60] = 1
     classes[40:50, 70:80] = 2
-    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
     body = postprocess.summary_body("scene-1", 1.8e9, UTM, TRANSFORM, 100, 100, found, model="tiny",
                                     precision="fp16", raw_bytes=30000, min_class=2)
     validate_body(body)
@@ -98,7 +108,7 @@ def test_summary_body_keeps_to_the_protocol():
 
 def test_a_scene_without_buildings():
     classes = np.zeros((32, 32), np.uint8)
-    found = postprocess.buildings(probs_for(classes), classes, UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
+    found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
     body = postprocess.summary_body("empty", 0.0, UTM, TRANSFORM, 32, 32, found, model="tiny", precision="fp32",
                                     raw_bytes=1, min_class=2)
     validate_body(body)

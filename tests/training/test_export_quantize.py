@@ -63,8 +63,9 @@ def test_quantize_writes_an_int8_ir_recorded_with_sha256(model_dir, tiny_xbd, me
     xml = manifest.ir(precision)                   # verifies the sha256
     assert xml.name == f"{precision}.xml"
     assert manifest.training["quantization"][precision]["calibration_split"] == "training"
-    ops = {op.get_type_name() for op in ov.Core().read_model(xml).get_ops()}
-    assert "FakeQuantize" in ops
+    ir = ov.Core().read_model(xml)
+    assert "FakeQuantize" in {op.get_type_name() for op in ir.get_ops()}
+    assert ir.inputs[0].get_partial_shape() == ov.PartialShape(manifest.input.shape)    # static, as fp32.xml
     np.testing.assert_allclose(_runs(xml), _runs(manifest.ir("fp32")), atol=0.35)
 
 
@@ -74,7 +75,10 @@ def test_inc_ir_matches_the_inc_pytorch_model(trained, tiny_xbd):
 
     calibration = calibration_tiles(find_pairs(tiny_xbd), 64, 8, seed=0)
     quantized = inc_quantized_torch(load_model(trained)[0], calibration, batch=1)
-    compiled = ov.Core().compile_model(inc_to_openvino(quantized, 64, 1), "CPU")
+    ir = inc_to_openvino(quantized, 64, 1)
+    assert ir.inputs[0].get_partial_shape().is_static          # a dynamic IR gets slower CPU kernels
+    assert list(ir.inputs[0].get_shape()) == [1, 6, 64, 64] and ir.inputs[0].get_element_type() == ov.Type.u8
+    compiled = ov.Core().compile_model(ir, "CPU")
     inputs = calibration_tiles(find_pairs(tiny_xbd), 64, 4, seed=7)
     for x in inputs:
         with torch.no_grad():

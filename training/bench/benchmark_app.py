@@ -79,10 +79,10 @@ def measure(xml: Path, batch: int, tile: int, hint: str, seconds: float,
 
 def row(ctx, precision: str, variant: str, hint: str, batch: int) -> dict:
     """benchmark_app on one OpenVINO row's IR, hint, shape and inference precision."""
-    from training.bench.ov_rows import LABELS, VARIANTS
+    from training.bench.ov_rows import LABELS, VARIANT_SUFFIX, infer_precision
     from training.bench.plan import QUICK_SKIP, fail, new_row
 
-    _, suffix, infer_precision = VARIANTS[variant]
+    suffix = VARIANT_SUFFIX[variant]
     result = new_row("benchmark_app", f"benchmark_app {LABELS.get(precision, precision)}{suffix}",
                      precision=precision, variant=variant, hint=hint, batch=batch, seconds=ctx.plan.benchmark_app_s)
     if hint not in ctx.plan.benchmark_app_hints:
@@ -91,7 +91,7 @@ def row(ctx, precision: str, variant: str, hint: str, batch: int) -> dict:
     ctx.progress("measuring", row=result["name"], hint=hint, batch=batch)
     try:
         result.update(measure(ctx.manifest.ir(precision, verify=False), batch, ctx.manifest.tile, hint,
-                              ctx.plan.benchmark_app_s, infer_precision))
+                              ctx.plan.benchmark_app_s, infer_precision(precision, variant)))
         result["status"] = "measured"
     except Exception as exc:   # one broken row must not lose the rest of the table
         fail(result, exc)

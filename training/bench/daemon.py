@@ -25,15 +25,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def onboard_config(folder: Path, model_dir: Path, precision: str, hint: str, reference: Path,
+def onboard_config(folder: Path, model_dir: Path, precision: str, hint: str, scene_set: bench_scenes.SceneSet,
                    ground: str, cache_dir: Path, clock: dict | None = None) -> dict:
+    """The daemon as the default scenario runs it (its post-processing too), on the bench's scenes."""
     return {
         "clock": clock or {},
         "security": {"mode": "none"},
         "satellite": {"id": "sat-bench"},
         "ground": {"address": ground, "resend_s": 2.0},
-        "ingest": {"inbox": str(folder / "inbox"), "reference": str(reference), "poll_s": 0.05},
+        "ingest": {"inbox": str(folder / "inbox"), "reference": str(scene_set.reference), "poll_s": 0.05},
         "model": {"dir": str(model_dir), "precision": precision, "cache_dir": str(cache_dir), "hint": hint},
+        "postprocess": scene_set.postprocess,
         "spool": {"path": str(folder / "spool.sqlite")},
         "log": {"status_interval_s": 5.0},
         "telemetry": {"interval_s": 2.0},
@@ -57,14 +59,14 @@ def measure(model_dir: Path, precision: str, hint: str, scene_set: bench_scenes.
             copies: int, timeout: float) -> dict:
     """One daemon run over `copies` x the scenes; its tiles/s and its peak RSS."""
     folder = work / f"daemon-{precision}-{hint.lower()}"
-    config = onboard_config(folder, model_dir, precision, hint, scene_set.reference,
+    config = onboard_config(folder, model_dir, precision, hint, scene_set,
                             f"tcp://127.0.0.1:{free_port()}", work / "ov-cache")
     with Children() as children:
         daemon = children.start("onboard", config, folder)
         daemon.wait_event("onboard daemon started", timeout=START_TIMEOUT_S)
         ready = daemon.peak_rss_mb()       # libraries and the compiled model, before the first scene
-        published = time.time()
         placed = bench_scenes.stage_copies(scene_set, folder / "inbox", copies)
+        published = time.time()            # the renames are the last thing stage_copies does
         summarised = daemon.wait_event("scene summarised", len(placed), timeout)
         peak = daemon.peak_rss_mb()
         started = daemon.events("onboard daemon started")[0]

@@ -21,7 +21,7 @@ JPEG_QUALITY = 90
 
 
 def jpeg_bytes(scene: bench_scenes.ingest.Scene) -> int:
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(scene.post, cv2.COLOR_RGB2BGR),
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(scene.post), cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise ValueError(f"OpenCV could not JPEG-encode {scene.id}")

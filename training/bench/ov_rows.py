@@ -75,9 +75,21 @@ def profile(xml: str, tiles_path: str, hint: str = "LATENCY", calls: int = 20) -
 
 # --- rows (orchestrator side) -------------------------------------------------
 
-# variant -> (compile-time configuration, what the row calls it, benchmark_app -infer_precision)
-VARIANTS = {"default": ({}, "", None),
-            "f32": ({"INFERENCE_PRECISION_HINT": "f32"}, " (f32 forced)", "f32")}
+# "default": compiled as the satellite compiles it (`onboard.engine.EXECUTION`: FP32 forced to f32);
+# "plugin": the CPU plugin's own choice, shown where the satellite overrides it (bf16 on a bf16 CPU).
+VARIANT_SUFFIX = {"default": "", "plugin": " (plugin default)"}
+
+
+def variant_config(precision: str, variant: str) -> dict:
+    """The compile-time properties of a row besides the hint."""
+    from onboard.engine import EXECUTION
+
+    return EXECUTION.get(precision, {}) if variant == "default" else {}
+
+
+def infer_precision(precision: str, variant: str) -> str | None:
+    """benchmark_app's `-infer_precision` for the same row."""
+    return variant_config(precision, variant).get("INFERENCE_PRECISION_HINT")
 LABELS = {"fp32": "FP32", "fp16": "FP16", "int8-nncf": "INT8-NNCF", "int8-inc": "INT8-INC"}
 
 
@@ -85,10 +97,10 @@ def combinations(ctx) -> list[tuple[str, str, str, int]]:
     """(precision, variant, hint, batch) of every OpenVINO row, in table order."""
     combos = []
     for precision in ctx.precisions():
-        for variant in VARIANTS:
-            if variant == "f32" and precision != "fp32":
+        for variant in VARIANT_SUFFIX:
+            if variant == "plugin" and not variant_config(precision, "default"):
                 continue
-            batches = ctx.plan.batches if variant == "default" else ctx.plan.forced_f32_batches
+            batches = ctx.plan.batches if variant == "default" else ctx.plan.plugin_default_batches
             combos += [(precision, variant, hint, batch) for hint in HINTS for batch in batches]
     return combos
 
@@ -106,7 +118,7 @@ def rows(ctx) -> list[dict]:
     out = []
     xml = {p: str(ctx.manifest.ir(p)) for p in ctx.precisions()}      # sha256 checked once, here
     for precision, variant, hint, batch in combinations(ctx):
-        config, suffix, _ = VARIANTS[variant]
+        config, suffix = variant_config(precision, variant), VARIANT_SUFFIX[variant]
         row = new_row("runtime", f"OpenVINO {LABELS.get(precision, precision)}{suffix}", runtime="openvino",
                       precision=precision, variant=variant, hint=hint, batch=batch, ir_mb=ir_mb(ctx, precision),
                       score_of=precision)

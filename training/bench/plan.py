@@ -23,7 +23,7 @@ class Plan:
     torch_budget: Budget
     openvino_budget: Budget
     compile_batches: tuple[int, ...]       # torch.compile recompiles per shape: tens of seconds each
-    forced_f32_batches: tuple[int, ...]    # the FP32 IR with INFERENCE_PRECISION_HINT=f32
+    plugin_default_batches: tuple[int, ...]    # rows compiled with the plugin's own precision choice
     benchmark_app_s: float                 # benchmark_app -t takes whole seconds
     benchmark_app_hints: tuple[str, ...]
     daemon_copies: int                     # times the scenario's scenes go through each daemon run
@@ -35,14 +35,14 @@ class Plan:
     def full(cls) -> "Plan":
         return cls(quick=False, batches=(1, 8, 16, 32), torch_budget=Budget(1.5, 3, 3.0, 2),
                    openvino_budget=Budget(0.5, 3, 1.5, 3), compile_batches=(1, 8, 16, 32),
-                   forced_f32_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
-                   daemon_copies=2,
+                   plugin_default_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
+                   daemon_copies=4,
                    daemon_all_precisions=True, gemm_n=4096)
 
     @classmethod
     def quick_plan(cls) -> "Plan":
         return cls(quick=True, batches=(1,), torch_budget=Budget(0.3, 2, 0.7, 2),
-                   openvino_budget=Budget(0.3, 2, 0.5, 2), compile_batches=(), forced_f32_batches=(),
+                   openvino_budget=Budget(0.3, 2, 0.5, 2), compile_batches=(), plugin_default_batches=(),
                    benchmark_app_s=2, benchmark_app_hints=("THROUGHPUT",), daemon_copies=1,
                    daemon_all_precisions=False, gemm_n=2048,
                    timeout_s=120.0)
@@ -51,7 +51,7 @@ class Plan:
         return {"quick": self.quick, "batches": list(self.batches),
                 "torch": vars(self.torch_budget), "openvino": vars(self.openvino_budget),
                 "torch_compile_batches": list(self.compile_batches),
-                "forced_f32_batches": list(self.forced_f32_batches),
+                "plugin_default_batches": list(self.plugin_default_batches),
                 "benchmark_app_seconds": self.benchmark_app_s, "daemon_scene_copies": self.daemon_copies,
                 "gemm_n": self.gemm_n}
 

@@ -56,7 +56,7 @@ def profile(model_dir: Path, precision: str, scene_set: bench_scenes.SceneSet, w
     if spy is None:
         return {"status": "py-spy not installed (pip install py-spy into .venv)"}
     folder = work / f"daemon-profile-{precision}"
-    config = onboard_config(folder, model_dir, precision, "THROUGHPUT", scene_set.reference,
+    config = onboard_config(folder, model_dir, precision, "THROUGHPUT", scene_set,
                             f"tcp://127.0.0.1:{free_port()}", work / "ov-cache")
     raw = folder / "py-spy.txt"
     with Children() as children:

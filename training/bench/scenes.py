@@ -30,6 +30,7 @@ class SceneSet:
     geotiffs: list[Path]         # post-event scenes, as the camera stages them
     reference: Path              # the pre-event mosaic they are read against
     scenario: dict               # what they are: the scenario's key values
+    postprocess: dict            # the scenario's post-processing (min_class decides the downlink bytes)
 
 
 def prepare(work: Path, quick: bool) -> SceneSet:
@@ -47,7 +48,8 @@ def prepare(work: Path, quick: bool) -> SceneSet:
                           camera=CameraSection(staging=staging, truth=work / "truth"))
     specs = camera.prepare(config, float(sim_config.clock.epoch or 0.0))
     geotiffs = [camera.staged_path(config, spec) for spec in sorted(specs, key=lambda s: s.post_time)]
-    return SceneSet(geotiffs, reference, {"file": str(DEFAULT_SCENARIO.name), **scenario.model_dump(mode="json")})
+    return SceneSet(geotiffs, reference, {"file": str(DEFAULT_SCENARIO.name), **scenario.model_dump(mode="json")},
+                    sim_config.postprocess.model_dump(mode="json"))
 
 
 def read(scene: Path, reference: Path) -> ingest.Scene:
@@ -60,7 +62,7 @@ def read(scene: Path, reference: Path) -> ingest.Scene:
 
 
 def tiles_per_scene(scene: ingest.Scene, tile: int, overlap: int) -> int:
-    height, width = scene.post.shape[:2]
+    height, width = scene.shape
     return len(tiling.grid(max(height, tile), max(width, tile), tile, overlap))
 
 
@@ -68,9 +70,8 @@ def model_tiles(scenes: SceneSet, tile: int, overlap: int, out: Path) -> Path:
     """`[32, 6, tile, tile]` u8 tiles cut from the scenes as the daemon cuts them, saved as .npy."""
     chips = []
     for path in scenes.geotiffs:
-        scene = read(path, scenes.reference)
-        pre, post = tiling.pad_to(scene.pre, tile), tiling.pad_to(scene.post, tile)
-        chips.append(tiling.cut(pre, post, tiling.grid(post.shape[0], post.shape[1], tile, overlap), tile))
+        pixels = tiling.pad_to(read(path, scenes.reference).pixels, tile)
+        chips.append(tiling.cut(pixels, tiling.grid(pixels.shape[1], pixels.shape[2], tile, overlap), tile))
         if sum(len(c) for c in chips) >= MAX_BATCH_TILES:
             break
     tiles = np.concatenate(chips)

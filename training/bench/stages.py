@@ -31,7 +31,7 @@ def measure(spec: dict, budget) -> dict:
     engine = Engine(manifest, spec["precision"], cache_dir=Path(spec["cache_dir"]), hint="LATENCY")
     reference = ingest.Reference(Path(spec["reference"]))
     reader = ingest.Reader(reference, 1 << 40, 1 << 40)
-    post_cfg = PostprocessSection()
+    post_cfg = PostprocessSection(**spec["postprocess"])
     ms: dict[str, list[float]] = {stage: [] for stage in STAGES}
     tiles_per_scene, listed = [], []
 
@@ -43,19 +43,21 @@ def measure(spec: dict, budget) -> dict:
 
     for path in spec["scenes"]:
         scene = timed("read", lambda: reader.read(Path(path), arrived=0.0))
-        height, width = scene.post.shape[:2]
+        height, width = scene.shape
 
         def cut():
-            pre, post = tiling.pad_to(scene.pre, engine.tile), tiling.pad_to(scene.post, engine.tile)
-            grid = tiling.grid(post.shape[0], post.shape[1], engine.tile, engine.overlap)
-            return grid, tiling.cut(pre, post, grid, engine.tile)
+            pixels = tiling.pad_to(scene.pixels, engine.tile)
+            grid = tiling.grid(pixels.shape[1], pixels.shape[2], engine.tile, engine.overlap)
+            return grid, tiling.cut(pixels, grid, engine.tile)
 
         grid, chips = timed("cut", cut)
-        outputs = [np.array(engine.compiled({0: chips[i:i + 1]})[0][0]) for i in range(len(grid))]
-        stitcher = tiling.Stitcher(height, width)
-        timed("stitch", lambda: [stitcher.put(t, p) for t, p in zip(grid, outputs)])
+        outputs = [[np.array(out[0]) for out in engine.compiled({0: chips[i:i + 1]}).values()]
+                   for i in range(len(grid))]
+        stitcher = tiling.Stitcher(height, width, engine.layers)
+        timed("stitch", lambda: [stitcher.put(t, dict(zip(engine.layers, out))) for t, out in zip(grid, outputs)])
         found = timed("buildings", lambda: postprocess.buildings(
-            stitcher.probs, stitcher.classes(), scene.crs, scene.transform, post_cfg.split_m, post_cfg.min_area_m2))
+            stitcher["classes"], stitcher["confidence"], scene.crs, scene.transform, post_cfg.split_m,
+            post_cfg.min_area_m2))
 
         def summary():
             body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
@@ -86,7 +88,7 @@ def rows(ctx) -> list[dict]:
     ctx.progress("measuring", row=row["name"])
     spec = {"kind": "stages", "model_dir": str(ctx.model_dir), "precision": ctx.default_int8,
             "cache_dir": str(ctx.work / "ov-cache"), "reference": str(ctx.scenes.reference),
-            "scenes": [str(p) for p in ctx.scenes.geotiffs[:SCENES]], "budget": vars(ctx.plan.openvino_budget)}
+            "scenes": [str(p) for p in ctx.scenes.geotiffs[:SCENES]], "postprocess": ctx.scenes.postprocess, "budget": vars(ctx.plan.openvino_budget)}
     try:
         row.update(worker.run(spec, timeout=ctx.plan.timeout_s))
         row["status"] = "measured"

@@ -81,7 +81,7 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
         ground = children.start("ground", ground_config(folder / "ground", port, clock), folder / "ground")
         ground.wait_event("station listening", timeout=START_TIMEOUT_S)
         daemon = children.start("onboard", onboard_config(
-            folder / "onboard", model_dir, "int8", "THROUGHPUT", scene_set.reference, f"tcp://127.0.0.1:{port}",
+            folder / "onboard", model_dir, "int8", "THROUGHPUT", scene_set, f"tcp://127.0.0.1:{port}",
             work / "ov-cache", clock), folder / "onboard")
         daemon.wait_event("onboard daemon started", timeout=START_TIMEOUT_S)
         placed = bench_scenes.stage_copies(scene_set, folder / "onboard" / "inbox", copies)

@@ -1,0 +1,50 @@
+"""What the engine appends to the IR's per-pixel probabilities, and the scene maps it fills.
+
+A head is part of the compiled graph, so OpenVINO computes it inside the
+inference streams with its own kernels instead of Python doing it after:
+
+- `decision` (the daemon): the winning class (u8) and its probability
+  (f16) per pixel, from a TopK over the classes. 3 bytes per pixel instead
+  of 20, and no argmax in Python.
+- `probabilities` (`satedge evaluate`, decision offsets): the IR's output
+  as it is, stored as float16 per class, since the xView2 score needs the
+  best damage class even where background wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+
+from onboard.tiling import Layer
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    layers: Callable[[int], dict[str, Layer]]    # classes -> the maps, in the order of the model's outputs
+    attach: Callable[[ov.Model], ov.Model]
+
+
+def _probabilities(model: ov.Model) -> ov.Model:
+    return model
+
+
+def _decision(model: ov.Model) -> ov.Model:
+    probs = model.get_results()[0].input_value(0)                     # [N, classes, H, W]
+    best = ops.topk(probs, np.int64(1), 1, "max", "none", "i32")
+    axis = ops.constant(np.array([1], dtype=np.int64))
+    classes = ops.convert(ops.squeeze(best.output(1), axis), "u8")    # [N, H, W]
+    confidence = ops.convert(ops.squeeze(best.output(0), axis), "f16")
+    return ov.Model([ops.result(classes), ops.result(confidence)], model.get_parameters(), model.get_friendly_name())
+
+
+HEADS = {head.name: head for head in (
+    Head("decision", lambda classes: {"classes": Layer(0, np.uint8), "confidence": Layer(0, np.float16)},
+         _decision),
+    Head("probabilities", lambda classes: {"probs": Layer(classes, np.float16)}, _probabilities),
+)}
