@@ -87,7 +87,7 @@ def stages_table(results: dict) -> list[str]:
         lines += ["What the daemon does to each scene besides inference (its own code, one thread, median ms per "
                   f"scene over {row['scenes']} scenes of {row['tiles_per_scene']:.0f} tiles, "
                   f"{row['listed_per_scene']:.0f} listed buildings):", "",
-                  "| read (decode + reference warp) | cut | stitch | buildings | summary | total work | "
+                  "| read (decode scene + reference window) | cut | stitch | buildings | summary | total work | "
                   "inference at benchmark_app's rate | efficiency bound on 2 cores |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                   "| " + " | ".join(f"{row[f'{s}_ms']:.0f}" for s in ("read", "cut", "stitch", "buildings", "summary"))
