@@ -5,7 +5,9 @@ No timing assertions: speed is what the bench reports, not what a test checks.
 
 from __future__ import annotations
 
+import json
 import math
+import sqlite3
 import statistics
 
 import pytest
@@ -112,6 +114,11 @@ def test_swap_loses_nothing_and_bytes_are_counted(quick_run):
     assert downlink["raw_bytes"] == 3 * 512 * 512 * 3
     assert positive(downlink["bytes_per_summary"]) and positive(downlink["jpeg_q90_bytes"])
     assert downlink["raw_per_summary_byte"] == pytest.approx(downlink["raw_bytes"] / downlink["summary_bytes"])
+    # the daemon ran with the scenario's post-processing: only classes >= its min_class are listed
+    min_class = downlink["postprocess"]["min_class"]
+    with sqlite3.connect(results["sections"]["ground_store"]) as db:
+        bodies = [json.loads(body) for (body,) in db.execute("SELECT body FROM summaries")]
+    assert len(bodies) == 3 and all(row[2] >= min_class for body in bodies for row in body["b"])
 
 
 def test_held_out_scores_come_from_the_manifest(quick_run):

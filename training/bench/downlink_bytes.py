@@ -58,7 +58,8 @@ def measure(store: Path, scene_set: bench_scenes.SceneSet) -> dict:
 def rows(ctx) -> list[dict]:
     from training.bench.plan import fail, new_row
 
-    row = new_row("downlink", "downlink bytes, default scenario", scenario=ctx.scenes.scenario)
+    row = new_row("downlink", "downlink bytes, default scenario", scenario=ctx.scenes.scenario,
+                  postprocess=ctx.scenes.postprocess)
     store = ctx.sections.get("ground_store")
     if store is None:
         row["status"] = "not measured: the swap run (which fills the ground store) failed"
