@@ -75,15 +75,21 @@ def _footprint_halo(size: int, buildings: list[Building], radius_px: Callable[[B
     return halo
 
 
+def _affected(size: int, buildings: list[Building], hazard: np.ndarray, per_damaged: float,
+              halo_px: Callable[[Building], float], base: float) -> np.ndarray:
+    """0..1 float mask: the most hazardous ground (a share growing with the damaged buildings) and a halo
+    around each damaged building."""
+    damaged = [b for b in buildings if b.severity > 0.06]
+    frac = base + per_damaged * len(damaged) / max(1, len(buildings))
+    level = np.quantile(hazard[::8, ::8], 1 - frac)
+    halo = _footprint_halo(size, damaged, halo_px)
+    return np.maximum((hazard > level).astype(np.float32), halo.astype(np.float32) / 255.0)
+
+
 def _ground_flood(rng, world: World, ground: np.ndarray, buildings: list[Building], hazard: np.ndarray) -> None:
     """Muddy water: the lowest ground, and around the damaged buildings in proportion to their damage."""
     size = world.size
-    damaged = [b for b in buildings if b.severity > 0.06]
-    frac = 0.08 + 0.5 * len(damaged) / max(1, len(buildings))
-    level = np.quantile(hazard[::8, ::8], 1 - frac)
-    wet = (hazard > level).astype(np.float32)
-    halo = _footprint_halo(size, damaged, lambda b: px(4 + 26 * b.severity))
-    wet = np.maximum(wet, halo.astype(np.float32) / 255.0)
+    wet = _affected(size, buildings, hazard, 0.5, lambda b: px(4 + 26 * b.severity), base=0.08)
     edge = texture.field(rng, size, 40) * 0.35
     wet = texture.smooth(wet, 6) + edge
     alpha = np.clip((wet - 0.45) * 6, 0, 0.92)
@@ -94,12 +100,7 @@ def _ground_flood(rng, world: World, ground: np.ndarray, buildings: list[Buildin
 def _ground_fire(rng, world: World, ground: np.ndarray, buildings: list[Building], hazard: np.ndarray) -> None:
     """Burn scars: blackened and ash-grey vegetation on the hazard side and around burnt buildings."""
     size = world.size
-    damaged = [b for b in buildings if b.severity > 0.06]
-    frac = 0.1 + 0.6 * len(damaged) / max(1, len(buildings))
-    level = np.quantile(hazard[::8, ::8], 1 - frac)
-    burnt = (hazard > level).astype(np.float32)
-    halo = _footprint_halo(size, damaged, lambda b: px(6 + 20 * b.severity))
-    burnt = np.maximum(burnt, halo.astype(np.float32) / 255.0)
+    burnt = _affected(size, buildings, hazard, 0.6, lambda b: px(6 + 20 * b.severity), base=0.1)
     burnt = texture.smooth(burnt, 5) + texture.field(rng, size, 30) * 0.3
     alpha = np.clip((burnt - 0.4) * 4, 0, 0.95) * (0.35 + 0.65 * world.vegetation)
     mottle = np.clip(texture.fbm(rng, size, ((20, 0.7), (80, 0.5))) * 0.5 + 0.4, 0, 1)

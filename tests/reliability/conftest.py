@@ -171,20 +171,20 @@ def small_reference(tmp_path_factory) -> Path:
     return write_tiff(root / "reference.tif", texture(1234, 256), west=ORIGIN[0], north=ORIGIN[1])
 
 
-@pytest.fixture(scope="module")
-def in_process_satellite(tmp_path_factory, tiny_model_dir, small_reference):
-    sat = InProcessSatellite(tmp_path_factory.mktemp("sat"), tiny_model_dir, small_reference)
+def _satellite(tmp_path_factory, name: str, tiny_model_dir, small_reference):
+    sat = InProcessSatellite(tmp_path_factory.mktemp(name), tiny_model_dir, small_reference)
     try:
         yield sat
     finally:
         sat.close()
+
+
+@pytest.fixture(scope="module")
+def in_process_satellite(tmp_path_factory, tiny_model_dir, small_reference):
+    yield from _satellite(tmp_path_factory, "sat", tiny_model_dir, small_reference)
 
 
 @pytest.fixture(scope="module")
 def commanding_satellite(tmp_path_factory, tiny_model_dir, small_reference):
     """A second daemon for command-id properties (fuzzing may push the first one's last_cmd to 2**63-1)."""
-    sat = InProcessSatellite(tmp_path_factory.mktemp("sat-cmd"), tiny_model_dir, small_reference)
-    try:
-        yield sat
-    finally:
-        sat.close()
+    yield from _satellite(tmp_path_factory, "sat-cmd", tiny_model_dir, small_reference)
