@@ -72,14 +72,9 @@ def pad_to(scene: np.ndarray, tile: int) -> np.ndarray:
     return np.pad(scene, ((0, 0), (0, max(0, tile - h)), (0, max(0, tile - w))), mode="reflect")
 
 
-def chip(scene: np.ndarray, t: Tile, tile: int) -> np.ndarray:
-    """Tile `t` of a padded `[6, H, W]` scene: a view, no copy."""
-    return scene[:, t.y:t.y + tile, t.x:t.x + tile]
-
-
 def cut(scene: np.ndarray, tiles: list[Tile], tile: int) -> np.ndarray:
-    """`[N, 6, tile, tile]` u8 model input: the tiles of a padded `[6, H, W]` scene."""
-    return np.stack([chip(scene, t, tile) for t in tiles])
+    """`[N, 6, tile, tile]` u8 model input: the tiles of a padded `[6, H, W]` scene (slices, no transpose)."""
+    return np.stack([scene[:, t.y:t.y + tile, t.x:t.x + tile] for t in tiles])
 
 
 @dataclass(frozen=True)

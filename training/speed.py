@@ -27,7 +27,7 @@ def measure(backend: str, amp: str, steps: int, width: int, tile: int, batch: in
     from training.backends import BACKENDS
     from training.losses import DamageLoss
     from training.model import UNet
-    from training.train import physical_cores
+    from training.train import optimizer_step, physical_cores
 
     torch.set_num_threads(threads or physical_cores())
     torch.manual_seed(0)
@@ -40,12 +40,7 @@ def measure(backend: str, amp: str, steps: int, width: int, tile: int, batch: in
     y = torch.randint(0, 5, (batch, tile, tile))
 
     def step():
-        with chosen.autocast():
-            logits = model(x)
-        loss = loss_fn(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(model, loss_fn, optimizer, chosen, x, y)
 
     for _ in range(3):
         step()

@@ -219,6 +219,18 @@ def plot_curves(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def optimizer_step(model, criterion, optimizer, backend, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """One training step (forward under the backend's autocast, loss, backward, update); `training.speed`
+    times this same step."""
+    with backend.autocast():
+        logits = model(images)
+    loss = criterion(logits, targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train per `cfg`; returns a summary (best validation scores, paths)."""
     if cfg.optimizer not in OPTIMIZERS:
@@ -298,13 +310,8 @@ def train(cfg: TrainConfig) -> dict:
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
                    disable=cfg.quiet, dynamic_ncols=True)
         for step, (images, targets) in enumerate(bar, 1):
-            images = images.contiguous(memory_format=memory_format)
-            with backend.autocast():
-                logits = model(images)
-            loss = criterion(logits, targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss = optimizer_step(model, criterion, optimizer, backend,
+                                  images.contiguous(memory_format=memory_format), targets)
             if scheduler is not None:
                 scheduler.step()
             total += loss.item()
