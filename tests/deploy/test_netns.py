@@ -54,11 +54,13 @@ def test_compose_topology_on_separate_hosts(tmp_path, model_dir_for_deploy):
         deadline = time.monotonic() + 240
         rows = []
         while time.monotonic() < deadline:
-            if store.exists():
+            try:
                 with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5) as db:
                     rows = db.execute("SELECT satellite, scene FROM summaries").fetchall()
-                if len(rows) >= expected:
-                    break
+            except sqlite3.OperationalError:   # not created yet, or created but its schema not yet committed
+                pass
+            if len(rows) >= expected:
+                break
             time.sleep(1)
         logs = {p.name: p.read_text()[-2000:] for p in tmp_path.glob("*.log")}
         assert len(rows) == expected, logs
