@@ -25,8 +25,7 @@ def run(args) -> int:
         return 0
     if args.health:
         return health.check(cfg.store.path, cfg.log.status_interval_s)
-    if args.log_format is None or args.log_level is None:
-        logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level)
+    logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level, cfg.log.file)  # flags win
     from ground.station import Station
 
     station = Station(cfg)

@@ -8,6 +8,8 @@ while the station is still running.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -141,10 +143,18 @@ def write_report(db_path: Path, out_dir: Path) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create {out_dir}: {exc.strerror}") from None
-    (out_dir / "damage.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    _replace(out_dir / "damage.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
     report["plots"] = plots.draw_all(report, summaries, features, out_dir)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    _replace(out_dir / "report.json", json.dumps(report, indent=2))
     return report
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write by rename: the station and mission control may both be writing a report, and a reader
+    must never see half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def add_arguments(parser) -> None:

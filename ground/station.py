@@ -71,11 +71,6 @@ class Arrival:
 class Station:
     def __init__(self, cfg, clock: SimClock | None = None):
         self.cfg = cfg
-        self.clock = clock or SimClock.from_config(cfg.clock)
-        self.schedule = build(cfg.link, cfg.station, self.clock.epoch)
-        self.rate_bytes = cfg.link.rate_bps / 8.0
-        self.credit_tick = max(cfg.link.credit_interval_s, MIN_CREDIT_WALL_S * self.clock.speedup)
-        self.cmd_retry = max(cfg.link.cmd_retry_s, MIN_CMD_RETRY_WALL_S * self.clock.speedup)
         self.uplink = Link(cfg.link.loss, cfg.link.delay_s, cfg.link.seed)        # satellite -> ground
         self.downlink = Link(cfg.link.loss, cfg.link.delay_s, cfg.link.seed + 1)  # ground -> satellite
         self.store = Store(cfg.store.path)
@@ -92,6 +87,12 @@ class Station:
         self.ctx = zmq.Context()
         self.auth = None
         self.sock = self._bind()
+        # Listening first: a run whose clock starts later (`clock.await_start`) finds the station up.
+        self.clock = clock or SimClock.from_config(cfg.clock, waiting=lambda: health.waiting(cfg.store.path))
+        self.schedule = build(cfg.link, cfg.station, self.clock.epoch)
+        self.rate_bytes = cfg.link.rate_bps / 8.0
+        self.credit_tick = max(cfg.link.credit_interval_s, MIN_CREDIT_WALL_S * self.clock.speedup)
+        self.cmd_retry = max(cfg.link.cmd_retry_s, MIN_CMD_RETRY_WALL_S * self.clock.speedup)
 
     # ---- set-up ------------------------------------------------------------
 
@@ -179,6 +180,9 @@ class Station:
                 if wall >= next_flush:
                     self._flush_counters()
                     next_flush = wall + FLUSH_WALL_S
+                    if self.clock.run_over():
+                        event(log, "the run is over: stopping")
+                        break
                 if wall >= next_status:
                     self._status(now)
                     next_status = wall + self.cfg.log.status_interval_s

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS commands (
     name    TEXT NOT NULL,
     args    TEXT NOT NULL,        -- JSON
     target  TEXT,                 -- a satellite id, or NULL for every satellite
-    queued  REAL NOT NULL         -- wall-clock Unix time
+    queued  REAL NOT NULL,        -- wall-clock Unix time
+    key     TEXT                  -- set by a scheduler, so a step is queued once (NULL: by hand)
 );
 CREATE TABLE IF NOT EXISTS command_results (
     cmd_id     INTEGER NOT NULL REFERENCES commands(id),
@@ -91,6 +92,9 @@ def connect(path: Path, create: bool = True) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(SCHEMA)
+        if "key" not in {row[1] for row in db.execute("PRAGMA table_info(commands)")}:
+            db.execute("ALTER TABLE commands ADD COLUMN key TEXT")   # a store made before the column
+        db.execute("CREATE UNIQUE INDEX IF NOT EXISTS commands_by_key ON commands (key)")
     except (OSError, sqlite3.DatabaseError) as exc:
         raise UserError(f"cannot open ground store {path}: {exc}") from None
     db.row_factory = sqlite3.Row
@@ -173,9 +177,57 @@ class Store:
         return True
 
 
-def queue_command(db: sqlite3.Connection, name: str, args: dict, target: str | None = None) -> int:
-    """Queue a command durably; its id is larger than any id this store ever gave."""
+def queue_command(db: sqlite3.Connection, name: str, args: dict, target: str | None = None,
+                  key: str | None = None) -> int | None:
+    """Queue a command durably; its id is larger than any id this store ever gave.
+
+    With `key`, a command already queued under that key is not queued again (None is returned):
+    a scheduler that restarts does not uplink its steps twice.
+    """
     with db:
-        cur = db.execute("INSERT INTO commands (name, args, target, queued) VALUES (?, ?, ?, ?)",
-                         (name, json.dumps(args), target, time.time()))
+        if key is not None and db.execute("SELECT 1 FROM commands WHERE key = ?", (key,)).fetchone():
+            return None
+        cur = db.execute("INSERT INTO commands (name, args, target, queued, key) VALUES (?, ?, ?, ?, ?)",
+                         (name, json.dumps(args), target, time.time(), key))
     return cur.lastrowid
+
+
+# ---- read-only queries, for processes beside the station (mission control, tests) -----------
+
+def _read(path: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    """Rows from a store the station may be writing; none if it does not exist (yet)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+    except sqlite3.Error as exc:
+        raise UserError(f"cannot read ground store {path}: {exc}") from None
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []   # the station has not committed its schema yet
+        raise UserError(f"cannot read ground store {path}: {exc}") from None
+    finally:
+        db.close()
+
+
+def delivered_scenes(path: Path) -> int:
+    """Distinct (satellite, scene) pairs stored."""
+    rows = _read(path, "SELECT COUNT(DISTINCT satellite || '/' || scene) FROM summaries")
+    return rows[0][0] if rows else 0
+
+
+def unanswered_commands(path: Path) -> int:
+    """Commands no satellite has answered yet."""
+    rows = _read(path, "SELECT COUNT(*) FROM commands c WHERE NOT EXISTS (SELECT 1 FROM command_results r"
+                       " WHERE r.cmd_id = c.id AND r.ok IS NOT NULL)")
+    return rows[0][0] if rows else 0
+
+
+def stored_summaries(path: Path) -> list[dict]:
+    """Every stored summary as `{satellite, seq, body}`, in order of reception."""
+    rows = _read(path, "SELECT satellite, seq, body FROM summaries ORDER BY received, satellite, seq")
+    return [{"satellite": r["satellite"], "seq": r["seq"], "body": json.loads(r["body"])} for r in rows]

@@ -19,12 +19,11 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     cfg = config.load(OnboardConfig, args.config)
-    if args.log_format is None or args.log_level is None:   # flags win over [log] (and its env)
-        logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level)
     if args.check_config:
         print(json.dumps(cfg.effective(), indent=2))
         return 0
     if args.health:
         return health.check(cfg.spool.path, cfg.log.status_interval_s)
+    logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level, cfg.log.file)  # flags win
     from onboard.daemon import Daemon   # heavy imports (openvino, rasterio) only when running
     return Daemon(cfg).run()

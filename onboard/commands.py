@@ -47,7 +47,8 @@ class Commander:
                  make_engine: Callable[[str], Engine]):
         self.spool, self.pipeline, self.telemetry = spool, pipeline, telemetry
         self.make_engine = make_engine
-        self.handlers: dict[str, Callable[[dict], str]] = {
+        # A handler returns its answer's `detail` and the fields its "command done" event carries.
+        self.handlers: dict[str, Callable[[dict], tuple[str, dict]]] = {
             "set_precision": self.set_precision,
             "set_min_class": self.set_min_class,
         }
@@ -84,9 +85,9 @@ class Commander:
                 if handler is None:
                     raise CommandError(f"unknown command {_shown(msg['name'])} "
                                        f"(known: {', '.join(sorted(self.handlers))})")
-                ok, detail = True, handler(msg["args"])
+                ok, (detail, fields) = True, handler(msg["args"])
             except (CommandError, UserError) as exc:
-                ok, detail = False, str(exc)
+                ok, detail, fields = False, str(exc), {}
             except Abandoned:
                 event(log, "command abandoned at shutdown", id=msg["id"], name=msg["name"])
                 continue
@@ -94,15 +95,15 @@ class Commander:
             self.queued.discard(msg["id"])
             self.telemetry.count("commands")
             event(log, "command done", id=msg["id"], name=msg["name"], ok=ok, detail=detail,
-                  s=round(time.monotonic() - started, 3))
+                  s=round(time.monotonic() - started, 3), **fields)
 
-    def set_precision(self, args: dict) -> str:
+    def set_precision(self, args: dict) -> tuple[str, dict]:
         precision = args.get("precision")
         if precision not in PRECISIONS:
             raise CommandError(f"precision must be one of {', '.join(PRECISIONS)}, got {_shown(precision)}")
         current = self.pipeline.engine
         if current.manifest.resolve(precision) == current.precision:
-            return f"already serving {current.precision}"
+            return f"already serving {current.precision}", {"serving": current.precision}
         started = time.monotonic()
         engine = self.make_engine(precision)           # compiled here, while the old one keeps serving
         request = self.pipeline.swap(engine)
@@ -110,13 +111,15 @@ class Commander:
             if self.pipeline.stopped():
                 raise Abandoned()
         seconds = time.monotonic() - started
+        self.spool.set("precision", engine.precision)   # what the ground commanded outlives a restart
         self.telemetry.gauge(last_swap_s=round(seconds, 3))
-        return f"serving {engine.precision} (compile {engine.compile_seconds:.2f} s, swap {seconds:.2f} s)"
+        return (f"serving {engine.precision} (compile {engine.compile_seconds:.2f} s, swap {seconds:.2f} s)",
+                {"serving": engine.precision, "swapped_to": engine.precision, "swap_s": round(seconds, 3)})
 
-    def set_min_class(self, args: dict) -> str:
+    def set_min_class(self, args: dict) -> tuple[str, dict]:
         cls = args.get("cls")
         if not isinstance(cls, int) or isinstance(cls, bool) or not 1 <= cls <= 4:
             raise CommandError(f"cls must be an integer 1..4, got {_shown(cls)}")
         self.spool.set("min_class", cls)
         self.pipeline.min_class = cls
-        return f"min_class {cls}"
+        return f"min_class {cls}", {"min_class": cls}

@@ -57,7 +57,7 @@ class Daemon:
         self.stop_requested = threading.Event()
         check_keys(cfg)
         self.manifest = load_manifest(cfg)
-        self.clock = SimClock.from_config(cfg.clock)
+        self.clock = SimClock.from_config(cfg.clock, waiting=lambda: health.waiting(cfg.spool.path))
         self.telemetry = Telemetry()
         self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
         ingest.limit_gdal_cache()
@@ -67,7 +67,7 @@ class Daemon:
             cfg.ingest.inbox.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create inbox {cfg.ingest.inbox}: {exc.strerror}") from None
-        engine = self.make_engine(cfg.model.precision)
+        engine = self.make_engine(self.commanded_precision())
         self.pipeline = Pipeline(
             engine, ingest.Reader(self.reference, cfg.ingest.max_side, cfg.ingest.max_pixels), self.spool,
             self.telemetry, self.clock, inbox=cfg.ingest.inbox, quarantine=cfg.quarantine_dir,
@@ -81,6 +81,18 @@ class Daemon:
             commander=self.commander, clock=self.clock, resend_s=cfg.ground.resend_s,
             telemetry_interval_s=cfg.telemetry.interval_s if cfg.telemetry.enabled else None,
             identity=lambda: (self.manifest.name, self.pipeline.engine.precision))
+
+    def commanded_precision(self) -> str:
+        """The precision the ground last commanded (kept in the spool), else the configured one."""
+        commanded = self.spool.get_text("precision")
+        if commanded is None:
+            return self.cfg.model.precision
+        try:
+            return self.manifest.resolve(commanded)
+        except UserError as exc:
+            event(log, "the commanded precision is gone from the model: serving the configured one",
+                  logging.WARNING, commanded=commanded, configured=self.cfg.model.precision, error=str(exc))
+            return self.cfg.model.precision
 
     def make_engine(self, precision: str) -> Engine:
         return Engine(self.manifest, precision, cache_dir=self.cfg.model.cache_dir, hint=self.cfg.model.hint)
@@ -105,6 +117,9 @@ class Daemon:
         next_status = time.monotonic() + interval
         while not self.stop_requested.wait(min(0.2, interval)):
             if self.pipeline.failed:
+                break
+            if self.clock.run_over():
+                event(log, "the run is over: stopping")
                 break
             if time.monotonic() >= next_status:
                 self.status()

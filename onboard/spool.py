@@ -85,7 +85,7 @@ class Spool:
         row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return default if row is None else int(row[0])
 
-    def _set(self, key: str, value: int) -> None:
+    def _set(self, key: str, value: int | str) -> None:
         self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
@@ -93,9 +93,15 @@ class Spool:
         with self._lock:
             return self._get(key, default)
 
-    def set(self, key: str, value: int) -> None:
+    def set(self, key: str, value: int | str) -> None:
         with self._transaction():
             self._set(key, value)
+
+    def get_text(self, key: str) -> str | None:
+        """A text setting (SQLite keeps the text as it is in the state table)."""
+        with self._lock:
+            row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     @property
     def last_cmd(self) -> int:
@@ -178,3 +184,20 @@ class Spool:
     def result_sent(self, cmd_id: int) -> None:
         with self._transaction():
             self.db.execute("DELETE FROM results WHERE id = ?", (cmd_id,))
+
+
+def spooled_count(path: Path) -> int:
+    """Summaries waiting in a spool another process owns (read-only; 0 if it does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+        try:
+            return db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise UserError(f"cannot read spool {path}: {exc}") from None

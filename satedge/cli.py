@@ -43,6 +43,7 @@ register("command", "ground.command", "queue an uplink command for the satellite
 register("report", "ground.report", "plots and GeoJSON from a ground store")
 register("camera", "sim.camera", "the satellite's camera feed: stage a scenario's scenes, drop them in the inbox")
 register("sim", "sim.cli", "run a whole satellite + ground simulation and write its report")
+register("mission", "sim.mission_cli", "run one part of a scenario on its own host (ground, satellite, control)")
 register("keys", "satedge.keys", "make CURVE key pairs for the ground station and its satellites")
 
 

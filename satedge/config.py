@@ -6,7 +6,7 @@ A process declares its configuration as a `Config` subclass whose fields are
 1. reads the TOML file (optional: a process runs with no file at all),
    resolving every `Path` value relative to the file's folder;
 2. applies `SATEDGE_<SECTION>_<KEY>` environment variables (relative paths
-   there are relative to the working directory);
+   there are relative to the working directory; an empty variable is unset);
 3. validates everything with pydantic: an unknown key or a bad value is a
    `UserError` that names the key and the file.
 """
@@ -63,6 +63,10 @@ class ClockSection(Section):
     start: UnixTime | None = Field(None, description="wall-clock Unix time at which sim time equals epoch")
     start_file: Path | None = Field(None, description="where processes on separate hosts share `start`: "
                                     "the first to start writes it, the others read it")
+    await_start: bool = Field(False, description="wait for start_file to be written by the process that "
+                              "starts the run (`satedge mission control`) instead of writing it")
+    end_file: Path | None = Field(None, description="the run is over when this file is marked (by `satedge "
+                                  "mission control`): daemons and the camera stop cleanly")
     speedup: float = Field(1.0, gt=0)
 
 
@@ -75,6 +79,8 @@ class LogSection(Section):
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
     status_interval_s: float = Field(10.0, gt=0, description="wall seconds between status lines")
+    file: Path | None = Field(None, description="also append every event to this file as JSON lines "
+                              "(what `satedge mission control` reads of a satellite on another host)")
 
 
 class Config(BaseModel):
@@ -148,7 +154,8 @@ def _describe(error: dict, origin: str) -> str:
         return f"{origin}: unknown key '{loc}'"
     value = error.get("input")
     shown = f" (got {value!r})" if not isinstance(value, dict) else ""
-    return f"{origin}: {loc}: {error['msg']}{shown}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{origin}: {loc}: {message}{shown}" if loc else f"{origin}: {message}"
 
 
 def load(config_cls: type[Config], path: str | Path | None = None,
@@ -168,7 +175,7 @@ def load(config_cls: type[Config], path: str | Path | None = None,
     for name, section in sections.items():
         for key, field in section.model_fields.items():
             raw = environ.get(f"{ENV_PREFIX}{name}_{key}".upper())
-            if raw is not None:
+            if raw:   # empty is unset: compose passes `${VAR:-}` for a variable the user did not set
                 if not isinstance(data.get(name, {}), dict):
                     continue  # the validator names the bad section
                 data.setdefault(name, {})[key] = _env_value(raw, field.annotation)

@@ -1,14 +1,17 @@
 """A daemon's heartbeat file, for container health checks (`satedge onboard|ground --health`).
 
 A daemon rewrites `<its database>.health` (JSON: sim and wall time, its
-status counters) with every status line; `--health` exits 0 only if that
-file is fresher than three status intervals.
+status counters) with every status line, and every second while it waits
+for the run's clock to start; `--health` exits 0 only if that file is
+fresher than three status intervals and the database takes a write lock
+(a full disk or a read-only volume fails it, not just a dead loop).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -22,6 +25,31 @@ def beat(path: Path, status: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"wall": time.time(), **status}, default=str))
     os.replace(tmp, path)
+
+
+def waiting(database: Path) -> None:
+    """The heartbeat of a daemon that is up but waits for the run's clock to start."""
+    path = heartbeat_path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    beat(path, {"waiting": "clock start"})
+
+
+def writable(database: Path) -> tuple[bool, str]:
+    """Whether the daemon's SQLite file (or, before it exists, its folder) can be written now."""
+    database = Path(database)
+    if not database.exists():
+        ok = os.access(database.parent, os.W_OK)
+        return ok, "" if ok else f"{database.parent} is not writable"
+    try:
+        db = sqlite3.connect(database, timeout=2.0)
+        try:
+            db.execute("BEGIN IMMEDIATE")   # takes the write lock, writes nothing
+            db.rollback()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return False, f"{database} is not writable: {exc}"
+    return True, ""
 
 
 def healthy(path: Path, max_age_s: float) -> tuple[bool, str]:
@@ -43,5 +71,8 @@ def add_argument(parser) -> None:
 def check(database: Path, status_interval_s: float) -> int:
     """`--health`: one line, exit 0 if alive, 1 if not."""
     ok, detail = healthy(heartbeat_path(database), 3 * status_interval_s)
+    if ok:
+        ok, problem = writable(database)
+        detail = problem or f"{detail}, {Path(database).name} writable"
     print(detail)
     return 0 if ok else 1

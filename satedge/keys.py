@@ -5,6 +5,7 @@ Layout of `security.keys_dir` (made by `satedge keys`):
     ground.key, ground.key_secret         the ground station's pair
     satellites/<sat-id>.key               each satellite's public key: the ground's allow-list
     satellites/<sat-id>.key_secret        each satellite's pair (only its own goes to a satellite)
+    claims/<sat-id>.lock                  held by the replica running as that id (`satedge keys --claim`)
 
 The ground is the CURVE server and accepts only the public keys in
 `satellites/`; a satellite pins `ground.key` as its server key.
@@ -12,14 +13,19 @@ The ground is the CURVE server and accepts only the public keys in
 
 from __future__ import annotations
 
+import argparse
+import fcntl
 import logging
+import os
 import re
+import shutil
 from pathlib import Path
 
 import zmq
 import zmq.auth
 
 from satedge.errors import UserError
+from satedge.logs import event
 
 log = logging.getLogger("satedge.keys")
 
@@ -48,29 +54,32 @@ def make(out: Path, satellites: list[str], overwrite: bool = False) -> list[Path
     return made
 
 
-def claim(keys_dir: Path, owner: str, limit: int = 1000) -> str:
-    """Give `owner` (a container's hostname) a satellite id of its own, with a key pair.
+def claim(keys_dir: Path, limit: int = 1000) -> tuple[str, int]:
+    """The lowest satellite id nobody holds, with its key pair: `(id, fd of its held lock)`.
 
-    Replicas of one service share `keys_dir`; each takes the lowest id nobody
-    holds by creating `claims/<id>` atomically (mkdir), and finds its own id
-    again after a restart. The ground re-reads its allow-list, so a new
-    replica's key is admitted while the ground runs.
+    Replicas of one service share `keys_dir`; each holds an exclusive lock on
+    `claims/<id>.lock` for as long as it runs (the kernel drops it when the
+    process dies). So a restarted or re-created replica takes a free id back,
+    with that id's keys and files, and no two running replicas share one. The
+    ground re-reads its allow-list, so a new replica's key is admitted while
+    the ground runs.
     """
     claims = Path(keys_dir) / "claims"
-    claims.mkdir(parents=True, exist_ok=True)
-    for held in sorted(claims.iterdir()):
-        if (held / "owner").exists() and (held / "owner").read_text() == owner:
-            return held.name
+    try:
+        claims.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {claims}: {exc.strerror}") from None
     for i in range(1, limit + 1):
         sat = f"sat-{i}"
+        fd = os.open(claims / f"{sat}.lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            (claims / sat).mkdir()
-        except FileExistsError:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
             continue
-        (claims / sat / "owner").write_text(owner)
         make(keys_dir, [sat])
-        return sat
-    raise UserError(f"all {limit} satellite ids in {claims} are claimed")
+        return sat, fd
+    raise UserError(f"all {limit} satellite ids in {claims} are held")
 
 
 def _load(path: Path, secret: bool) -> tuple[bytes, bytes | None]:
@@ -126,6 +135,24 @@ def secure_server(socket: zmq.Socket, keys_dir: Path) -> None:
 
 # ---- `satedge keys` -------------------------------------------------------
 
+def _run_claimed(keys_dir: Path, command: list[str]) -> int:
+    """Replace this process with `command`, which inherits the claimed id's lock."""
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UserError("--claim needs the command to run while the id is held")
+    if shutil.which(command[0]) is None:
+        raise UserError(f"cannot run {command[0]}: not an executable file or on PATH")
+    sat, fd = claim(keys_dir)
+    os.set_inheritable(fd, True)
+    event(log, "satellite id claimed", sat=sat, command=command[0])
+    try:
+        os.execvpe(command[0], command, {**os.environ, "SATEDGE_SATELLITE_ID": sat})
+    except OSError as exc:
+        raise UserError(f"cannot run {command[0]}: {exc.strerror}") from None
+    return 1  # not reached: exec replaced the process
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder to write the keys to")
     parser.add_argument("--satellites", nargs="+", default=["sat-1"], metavar="ID",
@@ -133,14 +160,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--count", type=int, default=None,
                         help="instead of --satellites: make sat-1 .. sat-N")
     parser.add_argument("--overwrite", action="store_true", help="replace existing pairs")
-    parser.add_argument("--claim", metavar="OWNER", default=None,
-                        help="claim the lowest free satellite id for OWNER, make its pair, print the id")
+    parser.add_argument("--claim", nargs=argparse.REMAINDER, metavar="COMMAND", default=None,
+                        help="hold the lowest free satellite id (making its pair) and run COMMAND with it "
+                             "in SATEDGE_SATELLITE_ID; the id is free again when COMMAND ends")
 
 
 def run(args) -> int:
     if args.claim is not None:
-        print(claim(args.out, args.claim))
-        return 0
+        return _run_claimed(args.out, args.claim)
     satellites = args.satellites
     if args.count is not None:
         if args.count < 1:

@@ -37,14 +37,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str)
 
 
-def setup(fmt: str | None = None, level: str | None = None) -> None:
-    """Configure the root logger once per process (CLI flag, else env, else text/info)."""
+def setup(fmt: str | None = None, level: str | None = None, file: str | os.PathLike | None = None) -> None:
+    """Configure the root logger once per process (CLI flag, else env, else text/info).
+
+    `file` (else env SATEDGE_LOG_FILE) also gets every event as JSON lines,
+    whatever the console's format: the structured record other processes read.
+    """
     fmt = fmt or os.environ.get("SATEDGE_LOG_FORMAT", "text")
     level = level or os.environ.get("SATEDGE_LOG_LEVEL", "info")
+    file = file or os.environ.get("SATEDGE_LOG_FILE") or None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handlers: list[logging.Handler] = [handler]
+    if file is not None:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(file)), exist_ok=True)
+            events = logging.FileHandler(file, encoding="utf-8")
+        except OSError as exc:
+            from satedge.errors import UserError
+            raise UserError(f"cannot open log.file {file}: {exc.strerror or exc}") from None
+        events.setFormatter(JsonFormatter())
+        handlers.append(events)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        if old not in handlers:
+            old.close()
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
 
 

@@ -40,12 +40,6 @@ def utm_epsg(lat: float, lon: float) -> int:
     return (32600 if lat >= 0 else 32700) + zone
 
 
-def acquisition_time(scenario: ScenarioSection, epoch: float, orbit: int, k: int) -> float:
-    """Simulated time of the k-th scene of the pass in `orbit` (from 1)."""
-    return (epoch + (orbit - 1) * scenario.orbit_period_s + scenario.pass_offset_s
-            + k * scenario.scene_interval_s)
-
-
 def scenario_specs(scenario: ScenarioSection, epoch: float) -> list[SceneSpec]:
     """One event of the scenario's disaster: `orbits` strips of `scenes_per_orbit` adjacent scenes."""
     epsg = utm_epsg(scenario.lat, scenario.lon)
@@ -57,7 +51,7 @@ def scenario_specs(scenario: ScenarioSection, epoch: float) -> list[SceneSpec]:
     for orbit in range(1, scenario.orbits + 1):
         for k in range(scenario.scenes_per_orbit):
             index = len(specs)
-            post = datetime.fromtimestamp(acquisition_time(scenario, epoch, orbit, k), timezone.utc)
+            post = datetime.fromtimestamp(scenario.acquisition_time(epoch, orbit, k), timezone.utc)
             specs.append(SceneSpec(
                 seed=scenario.seed, index=index, event=f"{scenario.disaster}-1", kind=scenario.disaster,
                 event_scene=index, event_intensity=scenario.intensity, cell=(orbit - 1, k),
@@ -72,10 +66,15 @@ def staged_path(config: CameraConfig, spec: SceneSpec) -> Path:
 
 
 def prepare(config: CameraConfig, epoch: float) -> list[SceneSpec]:
-    """Make the reference mosaic, the ground truth and the staged post scenes (idempotent)."""
+    """Make the reference mosaic, the ground truth and the staged post scenes, once.
+
+    Done means the reference and every scene's truth exist (the last files written): staged scenes
+    leave staging when they are acquired, so a restarted satellite must not stage them again.
+    """
     specs = scenario_specs(config.scenario, epoch)
     reference = config.ingest.reference
-    if reference.exists() and all(staged_path(config, s).exists() for s in specs):
+    truth = config.camera.truth / "labels"
+    if reference.exists() and all((truth / f"{s.stem}_post_disaster.json").exists() for s in specs):
         return specs
     try:
         for folder in (config.camera.staging, config.camera.truth, reference.parent, config.ingest.inbox):
@@ -134,6 +133,6 @@ def run(args) -> int:
         return 0
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    acquired = feed(config, clock, specs, stop=lambda: bool(stopping))
+    acquired = feed(config, clock, specs, stop=lambda: bool(stopping) or clock.run_over())
     event(log, "feed finished", acquired=acquired, scenes=len(specs))
     return 0

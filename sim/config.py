@@ -35,6 +35,10 @@ class ScenarioSection(Section):
     satellites: int = Field(1, ge=1, le=16)
     drain_orbits: int = Field(3, ge=0, description="extra orbits allowed for the spool to drain")
 
+    def acquisition_time(self, epoch: float, orbit: int, k: int) -> float:
+        """Simulated time of the k-th scene of the pass in `orbit` (from 1)."""
+        return epoch + (orbit - 1) * self.orbit_period_s + self.pass_offset_s + k * self.scene_interval_s
+
 
 class CameraSection(Section):
     staging: Path = Path("data/staging")

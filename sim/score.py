@@ -14,44 +14,38 @@ compared with the truth counts too, for the classes not listed.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
+import shapely
+from shapely import STRtree, wkt
 
 MATCH_M = 3.0
-METRES_PER_MICRODEGREE_LAT = 0.111
+METRES_PER_DEGREE_LAT = 111_000.0   # a scene is ~1 km: a local equirectangular frame is exact enough
+CLASSES = {"no-damage": 1, "minor-damage": 2, "major-damage": 3, "destroyed": 4}
 
 
-def parse_wkt(wkt: str) -> np.ndarray:
-    """The outer ring of a WKT POLYGON as an (N, 2) float array."""
-    body = wkt[wkt.index("((") + 2: wkt.index(")")]
-    return np.array([[float(v) for v in point.split()] for point in body.split(",")])
-
-
-def truth_buildings(labels_dir: Path, scene: str) -> list[tuple[int, np.ndarray]]:
-    """(class 1..4, lon/lat ring) of every classified building of a post scene."""
+def truth_buildings(labels_dir: Path, scene: str) -> list[tuple[int, shapely.Polygon]]:
+    """(class 1..4, lon/lat polygon) of every classified building of a post scene."""
     path = Path(labels_dir) / f"{scene}_post_disaster.json"
-    classes = {"no-damage": 1, "minor-damage": 2, "major-damage": 3, "destroyed": 4}
     features = json.loads(path.read_text())["features"]["lng_lat"]
-    return [(classes[f["properties"]["subtype"]], parse_wkt(f["wkt"]))
-            for f in features if f["properties"].get("subtype") in classes]
+    return [(CLASSES[f["properties"]["subtype"]], wkt.loads(f["wkt"]))
+            for f in features if f["properties"].get("subtype") in CLASSES]
 
 
 def _f1(tp: int, fp: int, fn: int) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def _match(point: np.ndarray, rings: list[np.ndarray], limit: float) -> int | None:
-    best, best_dist = None, -limit
-    for i, ring in enumerate(rings):
-        dist = cv2.pointPolygonTest(ring.astype(np.float32).reshape(-1, 1, 2), tuple(map(float, point)), True)
-        if dist >= 0:
-            return i
-        if dist > best_dist:
-            best, best_dist = i, dist
-    return best
+def _to_metres(lon0: float, lat0: float):
+    """Lon/lat to metres east and north of (lon0, lat0); a degree of longitude shrinks with cos(latitude)."""
+    east = METRES_PER_DEGREE_LAT * math.cos(math.radians(lat0))
+
+    def transform(coords: np.ndarray) -> np.ndarray:
+        return np.column_stack([(coords[:, 0] - lon0) * east, (coords[:, 1] - lat0) * METRES_PER_DEGREE_LAT])
+    return transform
 
 
 def score(summaries: list[dict], labels_dirs: dict[str, Path], min_class: int = 2) -> dict:
@@ -74,12 +68,14 @@ def _score_group(summaries: list[dict], labels_dirs: dict[str, Path], min_class:
         body = s["body"]
         lon0, lat0 = body["bbox"][0], body["bbox"][1]
         truth = truth_buildings(labels_dirs[s["satellite"]], body["scene"])
-        # Work in micro-degrees from the scene corner, the frame `b` is in.
-        rings = [np.column_stack([(r[:, 0] - lon0) * 1e6, (r[:, 1] - lat0) * 1e6]) for _, r in truth]
+        metres = _to_metres(lon0, lat0)
+        tree = STRtree([shapely.transform(polygon, metres) for _, polygon in truth])
         truth_cls = [c for c, _ in truth]
         found = set()
-        for dlon, dlat, cls, _area, _conf in body["b"]:
-            i = _match(np.array([dlon, dlat]), rings, MATCH_M / METRES_PER_MICRODEGREE_LAT)
+        for dlon, dlat, cls, _area, _conf in body["b"]:   # `b` is in micro-degrees from the scene corner
+            point = shapely.Point(metres(np.array([[lon0 + dlon * 1e-6, lat0 + dlat * 1e-6]]))[0])
+            nearest = tree.query_nearest(point, max_distance=MATCH_M) if truth else []
+            i = int(nearest[0]) if len(nearest) else None
             if i is not None and truth_cls[i] == cls and i not in found:
                 tp[cls] += 1
                 found.add(i)

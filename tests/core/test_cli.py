@@ -1,6 +1,8 @@
 """The console script: registry, help, one-line errors, logging formats, keys."""
 
 import json
+import os
+import sys
 import logging
 
 import zmq
@@ -78,10 +80,32 @@ def test_json_log_lines(capsys):
     logs.setup("text", "info")
 
 
-def test_claims_give_each_owner_its_own_id_and_keep_it(tmp_path):
-    assert keys.claim(tmp_path, "host-a") == "sat-1"
-    assert keys.claim(tmp_path, "host-b") == "sat-2"
-    assert keys.claim(tmp_path, "host-a") == "sat-1"
+def test_a_claimed_id_is_held_while_its_holder_lives_and_free_after(tmp_path):
+    first, fd1 = keys.claim(tmp_path)
+    second, fd2 = keys.claim(tmp_path)
+    assert (first, second) == ("sat-1", "sat-2")
     assert (tmp_path / "satellites" / "sat-2.key").exists()
-    result = run_cli("keys", "--out", str(tmp_path), "--claim", "host-c")
-    assert result.returncode == 0 and result.stdout.strip() == "sat-3"
+    os.close(fd1)                                   # its holder died: the lowest id is free again
+    assert keys.claim(tmp_path)[0] == "sat-1"
+    os.close(fd2)
+
+
+def test_claim_runs_the_command_with_the_id_and_the_lock(tmp_path):
+    probe = ("import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR)\n"
+             "try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('free')\n"
+             "except BlockingIOError: print('held', os.environ['SATEDGE_SATELLITE_ID'])")
+    # The command replaces the claiming process (exec) and inherits the lock: a new lock attempt fails.
+    result = run_cli("keys", "--out", str(tmp_path), "--claim", sys.executable, "-c", probe,
+                     str(tmp_path / "claims" / "sat-1.lock"))
+    assert result.returncode == 0 and result.stdout.strip() == "held sat-1", result.stderr
+    missing = run_cli("keys", "--out", str(tmp_path), "--claim")
+    assert missing.returncode == 2 and "needs the command" in missing.stderr
+
+
+def test_log_file_gets_every_event_as_json_whatever_the_console(tmp_path, capsys):
+    path = tmp_path / "logs" / "events.jsonl"
+    logs.setup("text", "info", path)
+    logs.event(logging.getLogger("t"), "scene summarised", prec="fp32", tiles=81)
+    logs.setup("text", "info")
+    assert "scene summarised prec=fp32" in capsys.readouterr().err
+    assert json.loads(path.read_text().splitlines()[-1])["tiles"] == 81

@@ -102,3 +102,9 @@ def test_to_toml_round_trips_through_load(tmp_path):
     config = load(ExampleConfig, write(tmp_path, text), environ={})
     assert config.link.tle == ['1 2 "x"', "2 3"] and config.link.rate_bps == 300
     assert config.store.path == tmp_path / "a b.sqlite"
+
+
+def test_an_empty_environment_variable_is_unset():
+    from ground.config import GroundConfig
+    cfg = load(GroundConfig, environ={"SATEDGE_LINK_RATE_BPS": "", "SATEDGE_STORE_REPORT_DIR": ""})
+    assert cfg.link.rate_bps == 9600 and cfg.store.report_dir is None

@@ -57,8 +57,8 @@ def test_a_satellite_added_while_the_station_runs_is_admitted(station_factory, t
     keys.make(keys_dir, ["sat-1"])
     station = station_factory(security={"mode": "curve", "keys_dir": str(keys_dir)},
                               log={"status_interval_s": 0.5})
-    newcomer_id = keys.claim(keys_dir, "replica-host-2")   # sat-1 exists unclaimed: it takes sat-1
-    late_id = keys.claim(keys_dir, "replica-host-3")
+    newcomer_id, _ = keys.claim(keys_dir)   # sat-1 exists unclaimed: it takes sat-1
+    late_id, _ = keys.claim(keys_dir)
     assert late_id == "sat-2"
     deadline = time.monotonic() + 10
     while "'sat-1', 'sat-2'" not in station.log():   # the station re-reads its allow-list

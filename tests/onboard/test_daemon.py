@@ -77,6 +77,13 @@ def test_daemon_against_minimal_ground(tmp_path, geo, model_dir, free_port, grou
         ground.run_until(lambda: ground.hellos[-1]["spooled"] == 0 and len(ground.hellos) > 3, 30,
                          "a hello reporting an empty spool")
         assert daemon.terminate() == 0
+        violations = list(ground.violations)
+        # A restart serves what the ground commanded (fp32), not the configured fp16.
+        before = len(ground.hellos)
+        again = start_daemon(config, tmp_path / "again.log")
+        ground.run_until(lambda: len(ground.hellos) > before, 60, "the restarted daemon's hello")
+        assert ground.hellos[-1]["prec"] == "fp32"
+        assert again.terminate() == 0
     finally:
         ground.close()
 
@@ -91,7 +98,7 @@ def test_daemon_against_minimal_ground(tmp_path, geo, model_dir, free_port, grou
     assert {by_scene[p.stem]["prec"] for p in first} == {"fp16"}
     assert {by_scene[p.stem]["prec"] for p in later} == {"fp32"}
     # Credit: no frame outside a window, never more bytes than granted in any window.
-    assert ground.violations == []
+    assert violations == []
     assert ground.over_credit() == {}
     assert sum(ground.received.values()) > 0
     # The corrupt file is quarantined with its reason; the inbox is empty.

@@ -125,6 +125,7 @@ CONFIG_COMMANDS = {
     "ground": ["ground", "--check-config", "--config"],
     "camera": ["camera", "--check-config", "--config"],
     "sim": ["sim", "--check-config", "--config"],
+    "mission": ["mission", "ground", "--out", "/dev/null", "--config"],
     "command": ["command", "list", "--config"],
 }
 
@@ -189,7 +190,11 @@ def bad_arguments(tmp: Path) -> dict[str, list[list[str]]]:
         "report": [["--db", nothing, "--out", str(tmp / "r")], ["--db", a_file, "--out", str(tmp / "r")]],
         "camera": [["--config", nothing]],
         "sim": [["--config", nothing], ["--speedup", "fast"]],
-        "keys": [["--out", a_file], ["--out", str(tmp / "k"), "--satellites", "../escape"]],
+        "keys": [["--out", a_file], ["--out", str(tmp / "k"), "--satellites", "../escape"],
+                 ["--out", str(tmp / "k"), "--claim"], ["--out", str(tmp / "k"), "--claim", nothing]],
+        "mission": [["satellite", "--dir", str(tmp / "m"), "--id", "../escape"],
+                    ["control", "--store", nothing, "--satellites", str(tmp), "--out", str(tmp / "o")],
+                    ["ground", "--out", a_file + "/ground.toml"], ["launch"]],
     }
 
 
@@ -197,7 +202,7 @@ def test_every_registered_subcommand_has_bad_argument_cases(tmp_path):
     assert set(bad_arguments(tmp_path)) == set(COMMANDS)
 
 
-CHEAP = ("onboard", "ground", "command", "report", "camera", "keys", "scenes")
+CHEAP = ("onboard", "ground", "command", "report", "camera", "keys", "scenes", "mission")
 
 
 def _run_cases(tmp_path, names) -> None:

@@ -101,7 +101,7 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
     swaps = []
     previous = summarised[0]["prec"] if summarised else None
     for target, event in zip(SWAPS, done):
-        event = dict(event, prec=_serving(event, previous), **{"from": previous})
+        event = dict(event, prec=event.get("serving", previous or "?"), **{"from": previous})
         swaps.append(_swap_row(target, event, sent[event["id"]], summarised))
         previous = event["prec"]
     tiles_expected = sum(tiles_of[s] for s in expected)
@@ -123,12 +123,6 @@ def spooled_sources(spool: Path) -> list[str]:
     """The scene files the daemon committed a summary for (one row per file: the spool's primary key)."""
     with sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=2.0) as db:
         return sorted(name for (name,) in db.execute("SELECT name FROM sources"))
-
-
-def _serving(done: dict, previous: str | None) -> str:
-    """The precision a "command done" event says is now served ("serving X ..." / "already serving X")."""
-    words = done["detail"].split()
-    return words[words.index("serving") + 1] if "serving" in words else (previous or "?")
 
 
 # --- rows (orchestrator side) -------------------------------------------------
