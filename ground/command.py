@@ -12,15 +12,15 @@ the satellites' answers.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ground.config import GroundConfig
 from ground.store import connect, queue_command
-from onboard.protocol import PRECISIONS
 from satedge import config as satedge_config
 from satedge.errors import UserError
+from satedge.vocabulary import PRECISIONS
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The ground station's configuration (DESIGN.md, "Configuration"): keys, defaults, checks."""
+"""The ground station's configuration (docs/architecture.md, "Configuration"): keys, defaults, checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from satedge.config import ClockSection, Config, LogSection, SecuritySection, Section
+from satedge.config import ClockSection, Config, LogSection, Section, SecuritySection
 
 
 class StationSection(Section):
@@ -37,7 +37,7 @@ class LinkSection(Section):
                                 "(and not within 2 wall seconds)")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "LinkSection":
+    def _consistent(self) -> LinkSection:
         if self.schedule == "periodic" and self.window_s > self.period_s:
             raise ValueError(f"window_s ({self.window_s}) is longer than period_s ({self.period_s})")
         if self.schedule == "tle":

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from onboard.protocol import CLASS_NAMES  # noqa: E402
+from satedge.vocabulary import CLASS_NAMES  # noqa: E402
 
 PRIORITY_NAMES = {0: "0 destroyed", 1: "1 major", 2: "2 minor", 3: "3 no damage"}
 PRIORITY_COLOURS = {0: "#b2182b", 1: "#ef8a62", 2: "#fddb6d", 3: "#67a9cf"}

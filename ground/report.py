@@ -11,20 +11,15 @@ import json
 import os
 import threading
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from ground.store import connect
-from onboard.protocol import CLASS_NAMES
 from satedge.errors import UserError
+from satedge.vocabulary import CLASS_NAMES, iso
 
 PERCENTILES = {"p50": 50, "p95": 95, "max": 100}
-
-
-def iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _summaries(db) -> list[dict]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from satedge.errors import UserError
 
@@ -95,7 +95,7 @@ class TleSchedule:
         self._chunks_done = 0
 
     def _time(self, unix: float):
-        return self.ts.from_datetime(datetime.fromtimestamp(unix, tz=timezone.utc))
+        return self.ts.from_datetime(datetime.fromtimestamp(unix, tz=UTC))
 
     def _passes(self, t0: float, t1: float) -> list[tuple[float, float]]:
         times, events = self.satellite.find_events(

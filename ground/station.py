@@ -22,11 +22,11 @@ import zmq.auth
 from ground.link import Link
 from ground.schedule import Window, build
 from ground.store import Store
-from onboard.protocol import SAT_TO_GROUND, FrameError, UnknownType, decode, encode
 from satedge import health, keys
 from satedge.clock import SimClock
 from satedge.errors import UserError
 from satedge.logs import event
+from satedge.protocol import SAT_TO_GROUND, FrameError, UnknownType, decode, encode
 
 log = logging.getLogger("ground.station")
 

@@ -25,5 +25,5 @@ def run(args) -> int:
     if args.health:
         return health.check(cfg.spool.path, cfg.log.status_interval_s)
     logs.setup(args.log_format or cfg.log.format, args.log_level or cfg.log.level, cfg.log.file)  # flags win
-    from onboard.daemon import Daemon   # heavy imports (openvino, rasterio) only when running
+    from onboard.daemon import Daemon  # heavy imports (openvino, rasterio) only when running
     return Daemon(cfg).run()

@@ -1,4 +1,4 @@
-"""Uplinked commands (PROTOCOL.md, "Commands"), replay-protected by the spool's `last_cmd`.
+"""Uplinked commands (docs/protocol.md, "Commands"), replay-protected by the spool's `last_cmd`.
 
 Commands arrive on the downlink thread and run one at a time on their own
 thread (compiling a model takes a while and must not stall the link). A
@@ -15,15 +15,15 @@ import queue
 import reprlib
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from onboard.engine import Engine
 from onboard.pipeline import Pipeline
-from onboard.protocol import PRECISIONS
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
 from satedge.errors import UserError
 from satedge.logs import event
+from satedge.vocabulary import PRECISIONS
 
 log = logging.getLogger("satedge.onboard.commands")
 

@@ -1,4 +1,4 @@
-"""The satellite daemon's configuration (DESIGN.md, "Configuration"): defaults in code.
+"""The satellite daemon's configuration (docs/architecture.md, "Configuration"): defaults in code.
 
 Relative paths in a file are relative to the file; without a file they are
 relative to the working directory, except the model, which defaults to the
@@ -12,11 +12,11 @@ from typing import Literal
 
 from pydantic import Field
 
-from satedge.config import ClockSection, Config, LogSection, SecuritySection, Section
+from satedge.config import ClockSection, Config, LogSection, Section, SecuritySection
+from satedge.vocabulary import Precision
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = "satedge-unet"
-PRECISION_NAMES = Literal["fp32", "fp16", "int8", "int8-nncf", "int8-inc"]
 
 
 class SatelliteSection(Section):
@@ -42,7 +42,7 @@ class IngestSection(Section):
 
 class ModelSection(Section):
     dir: Path = REPO / "models" / DEFAULT_MODEL
-    precision: PRECISION_NAMES = "int8"
+    precision: Precision = "int8"
     cache_dir: Path = Path("data/ov-cache")
     hint: Literal["THROUGHPUT", "LATENCY"] = "THROUGHPUT"
 

@@ -25,16 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from onboard import protocol
 from onboard.commands import Commander
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
-from satedge import keys
+from satedge import keys, protocol
 from satedge.logs import event
 
 log = logging.getLogger("satedge.onboard.downlink")

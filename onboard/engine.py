@@ -20,9 +20,9 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import openvino as ov
@@ -54,7 +54,7 @@ class SceneJob:
     tiles: int
     remaining: int
     precision: str
-    on_done: Callable[["SceneJob"], None] | None = None
+    on_done: Callable[[SceneJob], None] | None = None
     finished: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
 

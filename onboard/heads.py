@@ -13,8 +13,8 @@ inference streams with its own kernels instead of Python doing it after:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import openvino as ov

@@ -24,7 +24,6 @@ import stat
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
 from satedge.errors import UserError
+from satedge.vocabulary import unix_seconds
 
 log = logging.getLogger("satedge.onboard.ingest")
 
@@ -114,18 +114,11 @@ def _acquisition_time(tags: dict, arrived: float) -> float:
         value = tags.get(tag)
         if not value:
             continue
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        for text in (value.replace("Z", "+00:00"), value.replace(":", "-", 2)):
+        for text in (value, value.replace(":", "-", 2)):   # ISO 8601, or TIFF's "YYYY:MM:DD HH:MM:SS"
             try:
-                stamp = datetime.fromisoformat(text)
+                return unix_seconds(text)
             except ValueError:
                 continue
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=timezone.utc)
-            return stamp.timestamp()
         raise BadScene(f"tag {tag}={value[:40]!r} is not a time (ISO 8601 or Unix seconds)")
     return arrived
 
@@ -174,7 +167,8 @@ class Reference:
     def _aligned_window(self, crs, transform, height: int, width: int) -> Window | None:
         """The reference's own window under the scene, if the scene lies on the reference's grid."""
         ref = self.dataset.transform
-        if crs != self.dataset.crs or (transform.a, transform.b, transform.d, transform.e) != (ref.a, ref.b, ref.d, ref.e):
+        same_grid = (transform.a, transform.b, transform.d, transform.e) == (ref.a, ref.b, ref.d, ref.e)
+        if crs != self.dataset.crs or not same_grid:
             return None
         col, row = ~ref @ (transform.c, transform.f)
         if abs(col - round(col)) > ALIGNED_TOLERANCE or abs(row - round(row)) > ALIGNED_TOLERANCE:

@@ -1,4 +1,4 @@
-"""The model zoo's contract: `models/<name>/manifest.json` (DESIGN.md, "Models").
+"""The model zoo's contract: `models/<name>/manifest.json` (docs/architecture.md, "Models").
 
 Training writes it (`write`), the daemon reads it (`Manifest.load`) and
 verifies an IR's sha256 before compiling it. An IR's input is the pre-event
@@ -17,11 +17,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from satedge.errors import UserError
+from satedge.vocabulary import MODEL_CLASSES
 
 MANIFEST = "manifest.json"
-CLASSES = ["background", "no-damage", "minor-damage", "major-damage", "destroyed"]
 CHANNELS = ["pre_r", "pre_g", "pre_b", "post_r", "post_g", "post_b"]
-PRECISION_FILES = {"fp32": "fp32", "fp16": "fp16", "int8-nncf": "int8-nncf", "int8-inc": "int8-inc"}
 
 
 class _Strict(BaseModel):
@@ -39,7 +38,7 @@ class InputSpec(_Strict):
 
 class OutputSpec(_Strict):
     shape: list[int]                       # [N, 5, tile, tile]
-    classes: list[str] = Field(default_factory=lambda: list(CLASSES))
+    classes: list[str] = Field(default_factory=lambda: list(MODEL_CLASSES))
     kind: str = "probabilities"
 
 
@@ -66,7 +65,7 @@ class Manifest(_Strict):
     dir: Path | None = Field(None, exclude=True)
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "Manifest":
+    def load(cls, model_dir: str | Path) -> Manifest:
         model_dir = Path(model_dir)
         path = model_dir / MANIFEST
         try:

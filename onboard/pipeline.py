@@ -29,10 +29,10 @@ from pathlib import Path
 
 from onboard import ingest, postprocess
 from onboard.engine import Engine, SceneJob
-from onboard.protocol import priority
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
 from satedge.logs import event
+from satedge.protocol import priority
 
 log = logging.getLogger("satedge.onboard.pipeline")
 

@@ -1,4 +1,4 @@
-"""From per-pixel probabilities to buildings, and from buildings to one summary (PROTOCOL.md).
+"""From per-pixel probabilities to buildings, and from buildings to one summary (docs/protocol.md).
 
 A building is a connected component of the building mask (any class but
 background). Touching buildings are split where the mask narrows to a neck:
@@ -23,7 +23,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
-from onboard.protocol import micro_degrees
+from satedge.protocol import micro_degrees
 
 WGS84 = CRS.from_epsg(4326)
 DAMAGE_CLASSES = 4           # no, minor, major, destroyed (1..4)
@@ -143,7 +143,7 @@ def _bounds(transform, height: int, width: int) -> tuple[float, float, float, fl
 def summary_body(scene_id: str, acquired: float, crs: CRS, transform, height: int, width: int,
                  found: Buildings, *, model: str, precision: str, raw_bytes: int,
                  min_class: int) -> dict:
-    """The summary `body` of PROTOCOL.md for one scene."""
+    """The summary `body` of docs/protocol.md for one scene."""
     lon0, lat0, lon1, lat1 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))
     counts = [int((found.cls == c).sum()) for c in range(1, DAMAGE_CLASSES + 1)]
     listed = np.flatnonzero(found.cls >= min_class)

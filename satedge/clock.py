@@ -1,4 +1,4 @@
-"""Simulated time shared by every process of a run (DESIGN.md, "Simulated time").
+"""Simulated time shared by every process of a run (docs/architecture.md, "Simulated time").
 
 sim_time = epoch + (wall_now - start) * speedup, with `start` the wall-clock
 instant at which simulated time equals `epoch`. Every process of a run gets
@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class SimClock:
         object.__setattr__(self, "_born", now)
 
     @classmethod
-    def from_config(cls, clock, waiting: Callable[[], None] | None = None) -> "SimClock":
+    def from_config(cls, clock, waiting: Callable[[], None] | None = None) -> SimClock:
         """From a `ClockSection`; unset `epoch`/`start` mean now (or the shared `start_file`).
 
         With `await_start`, blocks until another process writes `start_file`,

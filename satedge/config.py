@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from satedge.errors import UserError
+from satedge.vocabulary import unix_seconds
 
 ENV_PREFIX = "SATEDGE_"
 
@@ -37,27 +38,14 @@ def _unix_seconds(value: Any) -> Any:
     """Accept Unix seconds or an ISO 8601 string (naive means UTC)."""
     if isinstance(value, datetime):
         value = value.isoformat()
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise ValueError(f"not ISO 8601 or Unix seconds: {value!r}") from exc
-        if stamp.tzinfo is None:
-            from datetime import timezone
-            stamp = stamp.replace(tzinfo=timezone.utc)
-        return stamp.timestamp()
-    return value
+    return unix_seconds(value) if isinstance(value, str) else value
 
 
 UnixTime = Annotated[float, BeforeValidator(_unix_seconds)]
 
 
 class ClockSection(Section):
-    """Simulated time (DESIGN.md): unset epoch/start mean "now" at process start."""
+    """Simulated time (docs/architecture.md): unset epoch/start mean "now" at process start."""
 
     epoch: UnixTime | None = None
     start: UnixTime | None = Field(None, description="wall-clock Unix time at which sim time equals epoch")

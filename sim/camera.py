@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rasterio.crs import CRS
@@ -51,7 +51,7 @@ def scenario_specs(scenario: ScenarioSection, epoch: float) -> list[SceneSpec]:
     for orbit in range(1, scenario.orbits + 1):
         for k in range(scenario.scenes_per_orbit):
             index = len(specs)
-            post = datetime.fromtimestamp(scenario.acquisition_time(epoch, orbit, k), timezone.utc)
+            post = datetime.fromtimestamp(scenario.acquisition_time(epoch, orbit, k), UTC)
             specs.append(SceneSpec(
                 seed=scenario.seed, index=index, event=f"{scenario.disaster}-1", kind=scenario.disaster,
                 event_scene=index, event_intensity=scenario.intensity, cell=(orbit - 1, k),

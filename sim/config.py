@@ -14,8 +14,9 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ground.config import LinkSection, StationSection
-from onboard.config import PRECISION_NAMES, IngestSection, ModelSection, PostprocessSection, SpoolSection
-from satedge.config import ClockSection, Config, LogSection, SecuritySection, Section
+from onboard.config import IngestSection, ModelSection, PostprocessSection, SpoolSection
+from satedge.config import ClockSection, Config, LogSection, Section, SecuritySection
+from satedge.vocabulary import Precision
 
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
@@ -49,7 +50,7 @@ class PrecisionStep(Section):
     """From orbit `orbit` on, scenes are assessed at `precision` (uplinked in the window before)."""
 
     orbit: int = Field(ge=1)
-    precision: PRECISION_NAMES
+    precision: Precision
 
 
 class CameraConfig(Config):
@@ -75,7 +76,7 @@ class SimConfig(Config):
     log: LogSection = LogSection(status_interval_s=2.0)
 
     @model_validator(mode="after")
-    def _schedule_in_range(self) -> "SimConfig":
+    def _schedule_in_range(self) -> SimConfig:
         for step in self.precision_schedule:
             if step.orbit > self.scenario.orbits:
                 raise ValueError(f"precision_schedule: orbit {step.orbit} is after the last orbit "

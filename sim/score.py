@@ -22,21 +22,18 @@ import numpy as np
 import shapely
 from shapely import STRtree, wkt
 
+from satedge.vocabulary import CLASS_OF, f1
+
 MATCH_M = 3.0
 METRES_PER_DEGREE_LAT = 111_000.0   # a scene is ~1 km: a local equirectangular frame is exact enough
-CLASSES = {"no-damage": 1, "minor-damage": 2, "major-damage": 3, "destroyed": 4}
 
 
 def truth_buildings(labels_dir: Path, scene: str) -> list[tuple[int, shapely.Polygon]]:
     """(class 1..4, lon/lat polygon) of every classified building of a post scene."""
     path = Path(labels_dir) / f"{scene}_post_disaster.json"
     features = json.loads(path.read_text())["features"]["lng_lat"]
-    return [(CLASSES[f["properties"]["subtype"]], wkt.loads(f["wkt"]))
-            for f in features if f["properties"].get("subtype") in CLASSES]
-
-
-def _f1(tp: int, fp: int, fn: int) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return [(CLASS_OF[f["properties"]["subtype"]], wkt.loads(f["wkt"]))
+            for f in features if f["properties"].get("subtype") in CLASS_OF]
 
 
 def _to_metres(lon0: float, lat0: float):
@@ -86,12 +83,12 @@ def _score_group(summaries: list[dict], labels_dirs: dict[str, Path], min_class:
                 fn[c] += 1
         counted += np.array(body["n"])
         truth_counts += np.bincount(np.array(truth_cls, int) - 1, minlength=4) if truth_cls else 0
-    f1 = {c: _f1(tp[c], fp[c], fn[c]) for c in listed}
-    harmonic = len(f1) / sum(1 / (v + 1e-6) for v in f1.values())
+    per_class = {c: f1(tp[c], fp[c], fn[c]) for c in listed}
+    harmonic = len(per_class) / sum(1 / (v + 1e-6) for v in per_class.values())
     return {
         "scenes": len(summaries),
         "listed_classes": list(listed),
-        "f1": {str(c): round(v, 4) for c, v in f1.items()},
+        "f1": {str(c): round(v, 4) for c, v in per_class.items()},
         "damage_f1": round(harmonic, 4),
         "tp": {str(c): tp[c] for c in listed}, "fp": {str(c): fp[c] for c in listed},
         "fn": {str(c): fn[c] for c in listed},

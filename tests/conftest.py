@@ -38,9 +38,10 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 def tiny_int8_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny IR plus a real INT8 IR quantized by NNCF (random calibration tiles), as `int8-nncf`."""
     nncf = pytest.importorskip("nncf")
+    import shutil
+
     import numpy as np
     import openvino as ov
-    import shutil
 
     from onboard.manifest import Manifest
 

@@ -54,7 +54,8 @@ def weighted_score(logp: np.ndarray, target: np.ndarray, weight: np.ndarray, off
     return confusion.scores()["score"]
 
 
-def fit_offsets(logp: np.ndarray, target: np.ndarray, weight: np.ndarray, rounds: int = 3) -> tuple[np.ndarray, float, float]:
+def fit_offsets(logp: np.ndarray, target: np.ndarray, weight: np.ndarray,
+                rounds: int = 3) -> tuple[np.ndarray, float, float]:
     """(offsets [5] with offset[0] = 0, score before, score after): coordinate ascent over GRID."""
     offset = np.zeros(NUM_CLASSES)
     before = best = weighted_score(logp, target, weight, offset)

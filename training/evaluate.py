@@ -34,9 +34,10 @@ def ir_predictor(path: Path, args: argparse.Namespace):
 
 
 def checkpoint_predictor(path: Path, args: argparse.Namespace):
+    import torch
+
     from training.checkpoint import load_model
     from training.predict import TorchPredictor
-    import torch
     model, state = load_model(path)
     record = state.get("training", {})
     tile = args.tile or record.get("tile")

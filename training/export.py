@@ -12,7 +12,8 @@ from pathlib import Path
 import openvino as ov
 import torch
 
-from onboard.manifest import CHANNELS, CLASSES, InputSpec, Manifest, OutputSpec
+from onboard.manifest import CHANNELS, InputSpec, Manifest, OutputSpec
+from satedge.vocabulary import MODEL_CLASSES
 from training.model import IN_CHANNELS, MEAN, NUM_CLASSES, STD, Probabilities
 
 
@@ -43,7 +44,7 @@ def new_manifest(out: Path, name: str, tile: int, overlap: int, training: dict,
         name=name, tile=tile, overlap=overlap, training=training,
         input=InputSpec(shape=[batch, IN_CHANNELS, tile, tile], channels=list(CHANNELS),
                         mean=list(MEAN), std=list(STD)),
-        output=OutputSpec(shape=[batch, NUM_CLASSES, tile, tile], classes=list(CLASSES)),
+        output=OutputSpec(shape=[batch, NUM_CLASSES, tile, tile], classes=list(MODEL_CLASSES)),
     )
     manifest.dir = Path(out)
     return manifest

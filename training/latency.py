@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             v["compiled"](v["x"])
             v["ms"].append((time.perf_counter() - started) * 1000)
-    print(f"| width | tile | parameters | ms/tile min | ms/tile median | tiles per 1024² scene | ms per scene (min) |")
+    print("| width | tile | parameters | ms/tile min | ms/tile median | tiles per 1024² scene | ms per scene (min) |")
     print("|---|---|---|---|---|---|---|")
     for v in variants:
         n = len(grid(1024, 1024, v["tile"], args.overlap))

@@ -1,4 +1,4 @@
-"""The xView2 score, as the official scorer computes it (XBD.md), from confusion counts.
+"""The xView2 score, as the official scorer computes it (docs/training.md, "Evaluation"), from confusion counts.
 
 Counts are summed over every pixel of every image before any F1 is taken
 (dataset level), so a `Confusion` is fed image by image and scored once.
@@ -12,17 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from satedge import vocabulary
+from satedge.vocabulary import f1
+
 NUM_CLASSES = 5
-DAMAGE_CLASSES = (1, 2, 3, 4)
-DAMAGE_NAMES = {1: "no-damage", 2: "minor-damage", 3: "major-damage", 4: "destroyed"}
+DAMAGE_CLASSES = tuple(vocabulary.DAMAGE_CLASSES)
 IGNORE = 255
 EPS = 1e-6
-
-
-def f1(tp: float, fp: float, fn: float) -> float:
-    """F1 from counts; 0 when there is nothing to be right about."""
-    denom = 2 * tp + fp + fn
-    return float(2 * tp / denom) if denom else 0.0
 
 
 @dataclass
@@ -53,7 +49,7 @@ class Confusion:
         """Add one image predicted as one 0..4 map (localization = classes > 0)."""
         self.add(target, classes, classes)
 
-    def merge(self, other: "Confusion") -> "Confusion":
+    def merge(self, other: Confusion) -> Confusion:
         return Confusion(self.localization + other.localization, self.damage + other.damage)
 
     def scores(self) -> dict:
@@ -66,7 +62,7 @@ class Confusion:
             tp_c = building[c - 1, c]
             fp_c = building[:, c].sum() - tp_c
             fn_c = building[c - 1].sum() - tp_c
-            class_f1[DAMAGE_NAMES[c]] = f1(tp_c, fp_c, fn_c)
+            class_f1[vocabulary.DAMAGE_CLASSES[c]] = f1(tp_c, fp_c, fn_c)
         damage_f1 = len(DAMAGE_CLASSES) / sum(1.0 / (v + EPS) for v in class_f1.values())
         return {
             "localization_f1": loc_f1,

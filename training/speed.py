@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             cmd += ["--threads", str(args.threads)]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if out.returncode:
-            lines = [l for l in out.stderr.strip().splitlines() if "Error" in l] or out.stderr.strip().splitlines()
-            rows.append({"backend": backend, "amp": amp, "error": (lines[-1] if lines else f"exit {out.returncode}")[:90]})
+            lines = [x for x in out.stderr.strip().splitlines() if "Error" in x] or out.stderr.strip().splitlines()
+            error = lines[-1] if lines else f"exit {out.returncode}"
+            rows.append({"backend": backend, "amp": amp, "error": error[:90]})
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"U-Net width {args.width}, batch {args.batch} x {args.tile}², {args.steps} timed steps after 3 warm-up\n")

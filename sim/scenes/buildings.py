@@ -63,7 +63,8 @@ class Building:
         return np.round(self.outline).astype(np.int32)
 
 
-def footprint(centre, u, a: float, b: float, wing: tuple[float, float, int, int] | None) -> tuple[np.ndarray, list[Part]]:
+def footprint(centre, u, a: float, b: float,
+              wing: tuple[float, float, int, int] | None) -> tuple[np.ndarray, list[Part]]:
     """Outline and parts of a rectangle, or of an L-shape when `wing` = (aw, bw, side_u, side_v)."""
     centre = np.asarray(centre, np.float32)
     u = np.asarray(u, np.float32)

@@ -9,18 +9,19 @@ neighbouring classes overlap the way real annotations do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
 
+from satedge.vocabulary import DAMAGE_CLASSES
 from sim.scenes import texture
 from sim.scenes.buildings import Building, Part
 from sim.scenes.world import World, px
 
 NO_DAMAGE, MINOR, MAJOR, DESTROYED = 1, 2, 3, 4
-SUBTYPES = {NO_DAMAGE: "no-damage", MINOR: "minor-damage", MAJOR: "major-damage", DESTROYED: "destroyed"}
+SUBTYPES = DAMAGE_CLASSES
 UNCLASSIFIED = "un-classified"
 UNCLASSIFIED_RATE = 0.01
 # Visible severity band of each class, before the difficulty noise.
@@ -120,7 +121,6 @@ def _ground_dust(rng, world: World, ground: np.ndarray, buildings: list[Building
 
 def _ground_storm(rng, world: World, ground: np.ndarray, buildings: list[Building], hazard: np.ndarray) -> None:
     """Hurricanes: standing water in the lowest ground and stripped, browner vegetation."""
-    size = world.size
     level = np.quantile(world.low[::8, ::8], 0.93)
     wet = texture.smooth((world.low > level).astype(np.float32), 5)
     alpha = np.clip((wet - 0.3) * 3, 0, 0.6) * (world.water == 0)
@@ -161,7 +161,8 @@ SHINGLE = np.array([(60, 56, 52), (132, 112, 88), (176, 168, 150), (96, 84, 70)]
 
 DISASTERS: dict[str, Disaster] = {
     "flood": Disaster((0.46, 0.40, 0.14), _hazard_flood, MUD, SHINGLE, 0.15, _ground_flood, _trees_same),
-    "wildfire": Disaster((0.20, 0.20, 0.60), _hazard_fire, ASH, np.array([(40, 38, 36), (70, 64, 58), (168, 162, 154)], np.float32),
+    "wildfire": Disaster((0.20, 0.20, 0.60), _hazard_fire, ASH,
+                         np.array([(40, 38, 36), (70, 64, 58), (168, 162, 154)], np.float32),
                          0.0, _ground_fire, _trees_burnt),
     "earthquake": Disaster((0.34, 0.40, 0.26), _hazard_patchy, CONCRETE, SHINGLE, 0.25, _ground_dust, _trees_same),
     "hurricane": Disaster((0.46, 0.34, 0.20), _hazard_broad, WOOD, SHINGLE, 0.55, _ground_storm, _trees_stripped),

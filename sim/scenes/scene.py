@@ -39,7 +39,7 @@ class Acquisition:
     blur: float
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, base_azimuth: float, shift_px: float) -> "Acquisition":
+    def draw(cls, rng: np.random.Generator, base_azimuth: float, shift_px: float) -> Acquisition:
         return cls(sun_azimuth=float(base_azimuth + rng.uniform(-12, 12)),
                    sun_elevation=float(rng.uniform(40, 70)), off_nadir=float(rng.uniform(5, 30)),
                    target_azimuth=float(rng.uniform(0, 360)),

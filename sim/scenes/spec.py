@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -80,7 +80,7 @@ def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DI
     rng = np.random.default_rng([seed, 0xE7E7])
     zone = int(rng.integers(10, 57))
     origin = (float(rng.integers(300, 600)) * 1000.0, float(rng.integers(2800, 5200)) * 1000.0)
-    first_event = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(days=int(rng.integers(0, 300)))
+    first_event = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=int(rng.integers(0, 300)))
     kinds = list(rng.permutation(KINDS))
     cols = grid_columns(count)
     specs: list[SceneSpec] = []

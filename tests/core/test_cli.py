@@ -1,9 +1,9 @@
 """The console script: registry, help, one-line errors, logging formats, keys."""
 
 import json
+import logging
 import os
 import sys
-import logging
 
 import zmq
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from satedge.config import ClockSection, Config, SecuritySection, Section, load
+from satedge.config import ClockSection, Config, Section, SecuritySection, load
 from satedge.errors import UserError
 
 

@@ -1,9 +1,9 @@
-"""PROTOCOL.md in code: round trips, and every kind of bad frame is a FrameError."""
+"""docs/protocol.md in code: round trips, and every kind of bad frame is a FrameError."""
 
 import msgpack
 import pytest
 
-from onboard import protocol as p
+from satedge import protocol as p
 
 
 def body(**over):

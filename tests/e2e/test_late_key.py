@@ -13,7 +13,7 @@ import zmq.auth
 from satedge import keys
 from satedge.config import to_toml
 from tests.conftest import REPO
-from tests.onboard.conftest import ORIGIN, write_tiff, texture
+from tests.onboard.conftest import ORIGIN, texture, write_tiff
 
 
 def start(tmp_path, command: str, sections: dict) -> tuple[subprocess.Popen, object]:

@@ -5,7 +5,6 @@ scene lost, and what is downlinked is at least 10,000 times smaller than the ima
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -30,7 +30,7 @@ class StationProcess:
         self.config, self.log_path = config, log
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 30.0) -> "StationProcess":
+    def start(self, timeout_s: float = 30.0) -> StationProcess:
         self.log_file = open(self.log_path, "a")
         self.proc = subprocess.Popen([sys.executable, "-m", "ground", "--config", str(self.config)], cwd=REPO,
                                      stdout=self.log_file, stderr=subprocess.STDOUT, env=dict(os.environ))
@@ -55,7 +55,7 @@ class StationProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"station ignored signal {sig}:\n{self.log()}")
+            raise AssertionError(f"station ignored signal {sig}:\n{self.log()}") from None
         finally:
             self.log_file.close()
 

@@ -1,4 +1,4 @@
-"""A minimal satellite written from PROTOCOL.md alone (zmq + msgpack, nothing of satedge).
+"""A minimal satellite written from docs/protocol.md alone (zmq + msgpack, nothing of satedge).
 
 It says `hello` whenever its socket (re)connects and after each `aos`,
 keeps per-window credit, sends only within it, resends what is not acked,
@@ -129,7 +129,7 @@ class MiniSat:
         self.pump(0.01)
 
     def downlink(self, frames: dict[int, bytes], timeout_s: float, resend_after_s: float = 0.3) -> None:
-        """Send every summary within credit and resend it until acked (PROTOCOL.md, Reliability)."""
+        """Send every summary within credit and resend it until acked (docs/protocol.md, "Reliability")."""
         deadline = time.monotonic() + timeout_s
         while not set(frames) <= self.acked:
             if time.monotonic() > deadline:

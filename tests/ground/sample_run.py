@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.ground.sample_run --out docs/img
 
 The satellite (tests/ground/minisat.py) acquires synthetic scenes in simulated
-time, queues their summaries by priority (PROTOCOL.md: lowest first, then
+time, queues their summaries by priority (docs/protocol.md: lowest first, then
 oldest), sends within credit and resends until acked; midway a
 `set-precision fp32` command is queued through the CLI and answered.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,13 +15,13 @@ from satedge.errors import UserError
 ISS = ["1 25544U 98067A   14020.93268519  .00009878  00000-0  18200-3 0  5082",
        "2 25544  51.6498 109.4756 0003572  55.9686 274.8005 15.49815350868473"]
 BLUFFTON = dict(lat=40.8939, lon=-83.8917, alt_m=0.0)
-DAY0 = datetime(2014, 1, 23, tzinfo=timezone.utc).timestamp()
+DAY0 = datetime(2014, 1, 23, tzinfo=UTC).timestamp()
 # The published table: rise above 30 and set below 30 on 2014 Jan 23, UT, to the second.
 PUBLISHED = [("06:25:37", "06:28:19"), ("12:54:56", "12:57:58")]
 
 
 def utc_second(t: float) -> str:
-    return datetime.fromtimestamp(round(t), tz=timezone.utc).strftime("%H:%M:%S")
+    return datetime.fromtimestamp(round(t), tz=UTC).strftime("%H:%M:%S")
 
 
 def iss_schedule(**kwargs) -> TleSchedule:

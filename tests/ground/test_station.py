@@ -1,4 +1,4 @@
-"""The station against a minimal satellite written from PROTOCOL.md alone (tests/ground/minisat.py)."""
+"""The station against a minimal satellite written from docs/protocol.md alone (tests/ground/minisat.py)."""
 
 from __future__ import annotations
 

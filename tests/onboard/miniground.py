@@ -1,4 +1,4 @@
-"""A minimal ground station written from PROTOCOL.md alone (plain msgpack, no `ground` or `onboard` code).
+"""A minimal ground station written from docs/protocol.md alone (plain msgpack, no `ground` or `onboard` code).
 
 It opens contact windows (`aos`, `credit` in small grants, `los`), acks
 summaries, sends commands, and keeps the books the tests check: bytes granted

@@ -1,4 +1,4 @@
-"""The real daemon (`python -m onboard`) against a minimal ground written from PROTOCOL.md."""
+"""The real daemon (`python -m onboard`) against a minimal ground written from docs/protocol.md."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from tests.conftest import REPO
 
 MODULES = ["onboard", "onboard.cli", "onboard.daemon", "onboard.engine", "onboard.ingest", "onboard.pipeline",
            "onboard.postprocess", "onboard.spool", "onboard.downlink", "onboard.commands", "onboard.telemetry",
-           "onboard.config", "onboard.protocol", "onboard.manifest", "onboard.tiling"]
+           "onboard.config", "satedge.protocol", "onboard.manifest", "onboard.tiling"]
 
 
 def test_no_onboard_module_imports_torch():

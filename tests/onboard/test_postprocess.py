@@ -9,7 +9,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
 from onboard import postprocess
-from onboard.protocol import priority, validate_body
+from satedge.protocol import priority, validate_body
 
 UTM = CRS.from_epsg(32633)
 TRANSFORM = from_origin(500_000.0, 6_000_000.0, 0.5, 0.5)

@@ -23,7 +23,7 @@ def free_tcp_port() -> int:
 
 
 def summary_body(i: int, prio_class: int = 4) -> dict:
-    """A body that keeps to PROTOCOL.md (the ground accepts and stores it)."""
+    """A body that keeps to docs/protocol.md (the ground accepts and stores it)."""
     return {"scene": f"scene-{i}", "acq": 1.8e9, "bbox": [10.0, 45.0, 10.01, 45.01], "model": "tiny",
             "prec": "fp32", "raw": 3 << 20, "n": [2, 0, 0, 1], "b": [[100, 200, prio_class, 120, 80]]}
 
@@ -56,7 +56,7 @@ class InProcessGround:
         self.sat.setsockopt(zmq.LINGER, 0)
         self.sat.connect(f"tcp://127.0.0.1:{port}")
         self._seq = 10**12
-        from onboard.protocol import encode
+        from satedge.protocol import encode
         self.sat.send(encode("hello", now, sat="sat-1", model="tiny", prec="fp32", spooled=0, last_cmd=0))
         deadline = time.monotonic() + 10
         while "sat-1" not in self.station.satellites or self.station.satellites["sat-1"].contact is None:
@@ -83,7 +83,7 @@ class InProcessGround:
             s._deliver(self.now())
 
     def wait_ack(self, seq: int, timeout: float = 10.0) -> bool:
-        from onboard.protocol import GROUND_TO_SAT, FrameError, decode
+        from satedge.protocol import GROUND_TO_SAT, FrameError, decode
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.pump(1)

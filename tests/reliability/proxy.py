@@ -31,7 +31,7 @@ class FaultProxy:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self.thread.start()
         return self
 

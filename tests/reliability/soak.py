@@ -37,6 +37,7 @@ BACKLOG = 6              # scenes waiting in the inbox at most
 def tiny_model(out: Path) -> Path:
     """The test suite's tiny random-weight U-Net (tests/conftest.py), as a real FP32/FP16 IR."""
     import torch
+
     from training.export import export_ir
     from training.model import UNet
 

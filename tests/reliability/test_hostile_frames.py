@@ -1,6 +1,6 @@
 """Hostile peers: every frame decoder, and the handlers behind it on both sides, fuzzed with hypothesis.
 
-`onboard.protocol.decode` with both schemas; the ground station's receive path
+`satedge.protocol.decode` with both schemas; the ground station's receive path
 (`Station._receive` / `_deliver`: identity, decode, link, windows, credit, store,
 ack) with a real DEALER against its real ROUTER; the satellite's
 (`Downlink._on_frame`: acks into the real spool, commands into the real
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onboard import protocol as p
+from satedge import protocol as p
 from tests.reliability.conftest import summary_body
 
 FAST = dict(max_examples=200, deadline=None, derandomize=True,
@@ -56,7 +56,8 @@ def _typed(types: tuple) -> st.SearchStrategy:
     if types is p.BOOL:
         return st.booleans()
     if types is p.LIST:
-        return st.lists(st.integers(min_value=-(2**63), max_value=2**64 - 1), max_size=50) | st.lists(VALUES, max_size=5)
+        return (st.lists(st.integers(min_value=-(2**63), max_value=2**64 - 1), max_size=50)
+                | st.lists(VALUES, max_size=5))
     return st.dictionaries(st.sampled_from(["precision", "cls", "x"]), SCALARS | VALUES, max_size=3)
 
 

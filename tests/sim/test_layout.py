@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import cv2
 import numpy as np
@@ -88,11 +88,11 @@ def test_geotiffs_are_georeferenced_with_acquisition_time(both_set):
             post = cv2.cvtColor(cv2.imread(str(both_set / "images" / f"{stem}_post_disaster.png")),
                                 cv2.COLOR_BGR2RGB)
             assert np.array_equal(np.moveaxis(src.read(), 0, 2), post)
-        parsed = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        parsed = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         assert when == label["metadata"]["capture_date"]
         pre_label = load_label(both_set / "labels" / f"{stem}_pre_disaster.json")
         assert datetime.strptime(pre_label["metadata"]["capture_date"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=timezone.utc) < parsed
+            tzinfo=UTC) < parsed
 
 
 def test_reference_mosaic_covers_every_scene_with_its_pre_image(both_set):

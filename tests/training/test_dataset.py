@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from satedge.errors import UserError
-from training.dataset import (CropDataset, SceneCache, augment, calibration_tiles, class_weights, find_pairs,
-                              read_target, split_by_event)
+from training.dataset import (
+    CropDataset,
+    SceneCache,
+    augment,
+    calibration_tiles,
+    class_weights,
+    find_pairs,
+    read_target,
+    split_by_event,
+)
 from training.losses import DamageLoss
 from training.metric import IGNORE
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from training.metric import IGNORE, Confusion, f1
+from satedge.vocabulary import f1
+from training.metric import IGNORE, Confusion
 
 
 def _target():

@@ -43,8 +43,8 @@ def test_a_few_steps_lower_the_loss_on_generated_scenes(tmp_path):
 
 
 def test_train_writes_checkpoints_curves_and_resumes(tiny_xbd, tmp_path):
-    cfg = TrainConfig(data=tiny_xbd, out=tmp_path / "run", epochs=3, max_minutes=1e-9, samples=16, batch=8, tile=64, overlap=16,
-                      width=4, depth=2, val_scenes=2, workers=1, quiet=True, command="test", seed=5,
+    cfg = TrainConfig(data=tiny_xbd, out=tmp_path / "run", epochs=3, max_minutes=1e-9, samples=16, batch=8, tile=64,
+                      overlap=16, width=4, depth=2, val_scenes=2, workers=1, quiet=True, command="test", seed=5,
                       amp="bf16")
     summary = train(cfg)
     assert summary["epochs_run"] == 1          # the time budget stops it after the first epoch

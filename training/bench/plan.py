@@ -32,7 +32,7 @@ class Plan:
     timeout_s: float = 900.0
 
     @classmethod
-    def full(cls) -> "Plan":
+    def full(cls) -> Plan:
         return cls(quick=False, batches=(1, 8, 16, 32), torch_budget=Budget(1.5, 3, 3.0, 2),
                    openvino_budget=Budget(0.5, 3, 1.5, 3), compile_batches=(1, 8, 16, 32),
                    plugin_default_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
@@ -40,7 +40,7 @@ class Plan:
                    daemon_all_precisions=True, gemm_n=4096)
 
     @classmethod
-    def quick_plan(cls) -> "Plan":
+    def quick_plan(cls) -> Plan:
         return cls(quick=True, batches=(1,), torch_budget=Budget(0.3, 2, 0.7, 2),
                    openvino_budget=Budget(0.3, 2, 0.5, 2), compile_batches=(), plugin_default_batches=(),
                    benchmark_app_s=2, benchmark_app_hints=("THROUGHPUT",), daemon_copies=1,

@@ -13,8 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from satedge.config import to_toml
 from training.bench.timing import peak_rss_mb
@@ -30,7 +30,7 @@ class ProcessFailed(Exception):
 class Child:
     """`python -m satedge.cli COMMAND --config FILE --log-format json`, logging to `log`."""
 
-    def __init__(self, command: str, config: dict, folder: Path, siblings: list["Child"] | None = None):
+    def __init__(self, command: str, config: dict, folder: Path, siblings: list[Child] | None = None):
         folder.mkdir(parents=True, exist_ok=True)
         self.name = command
         self.siblings = siblings if siblings is not None else []   # a wait fails if any of them dies
@@ -102,7 +102,7 @@ class Children:
         self.started.append(child)
         return child
 
-    def __enter__(self) -> "Children":
+    def __enter__(self) -> Children:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -35,8 +35,8 @@ class SceneSet:
 
 def prepare(work: Path, quick: bool) -> SceneSet:
     """Make the default scenario's scenes (a smaller strip with --quick) under `work`."""
-    from sim import camera
     from onboard.config import IngestSection
+    from sim import camera
 
     sim_config = satedge_config.load(SimConfig, DEFAULT_SCENARIO)
     scenario = sim_config.scenario

@@ -88,7 +88,8 @@ def rows(ctx) -> list[dict]:
     ctx.progress("measuring", row=row["name"])
     spec = {"kind": "stages", "model_dir": str(ctx.model_dir), "precision": ctx.default_int8,
             "cache_dir": str(ctx.work / "ov-cache"), "reference": str(ctx.scenes.reference),
-            "scenes": [str(p) for p in ctx.scenes.geotiffs[:SCENES]], "postprocess": ctx.scenes.postprocess, "budget": vars(ctx.plan.openvino_budget)}
+            "scenes": [str(p) for p in ctx.scenes.geotiffs[:SCENES]], "postprocess": ctx.scenes.postprocess,
+            "budget": vars(ctx.plan.openvino_budget)}
     try:
         row.update(worker.run(spec, timeout=ctx.plan.timeout_s))
         row["status"] = "measured"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
 from pathlib import Path
 
 import numpy as np

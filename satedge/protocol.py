@@ -1,4 +1,4 @@
-"""The satedge downlink protocol, version 1 (PROTOCOL.md): encoding, validation, limits.
+"""The satedge downlink protocol, version 1 (docs/protocol.md): encoding, validation, limits.
 
 The satellite owns this format; the ground imports this module and nothing
 else of `onboard`. Every frame is one msgpack map with `v`, `t`, `ts`.
@@ -52,8 +52,6 @@ BODY_KEYS: dict[str, tuple] = {
     "raw": INT, "n": LIST, "b": LIST,
 }
 
-PRECISIONS = ("fp32", "fp16", "int8", "int8-nncf", "int8-inc")
-CLASS_NAMES = ("no-damage", "minor-damage", "major-damage", "destroyed")
 MIN_CLASS_DEFAULT = 2
 
 
@@ -127,7 +125,7 @@ def decode(frame: bytes, accept: dict[str, dict[str, tuple]]) -> dict:
 
 
 def validate_body(body: dict) -> None:
-    """Check a summary body against PROTOCOL.md; raise `FrameError` if it does not keep to it."""
+    """Check a summary body against docs/protocol.md; raise `FrameError` if it does not keep to it."""
     for key, types in BODY_KEYS.items():
         if key not in body or not _is(body[key], types):
             raise FrameError("malformed", f"body.{key}")
