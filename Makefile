@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt
 
-.PHONY: demo test test-all test-ipex test-reliability ipex-env venv clean
+.PHONY: demo test lint test-all test-ipex test-reliability ipex-env venv clean
 
 venv: $(STAMP)
 
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/satedge sim --config sim/default.toml --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -m "not slow and not ipex and not reliability" -q
+
+# The quality gates: ruff (lint, import order, docstrings on the public API) and mypy (strict on
+# the core, onboard and ground), both configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test-reliability: $(STAMP)
 	$(BIN)/python -m pytest tests/reliability -q

@@ -11,6 +11,7 @@ the satellites' answers.
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,16 +31,16 @@ class Uplink:
     name: str
     metavar: str
     help: str
-    args: Callable[[str], dict]
+    args: Callable[[str], dict[str, object]]
 
 
-def _precision(value: str) -> dict:
+def _precision(value: str) -> dict[str, object]:
     if value not in PRECISIONS:
         raise UserError(f"unknown precision {value!r}: choose one of {', '.join(PRECISIONS)}")
     return {"precision": value}
 
 
-def _min_class(value: str) -> dict:
+def _min_class(value: str) -> dict[str, object]:
     try:
         cls = int(value)
     except ValueError:
@@ -56,7 +57,8 @@ UPLINKS: dict[str, Uplink] = {
 }
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One sub-verb per uplink, each with the same choice of where the store is."""
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb, uplink in UPLINKS.items():
         p = verbs.add_parser(verb, help=uplink.help, description=uplink.help)
@@ -66,20 +68,22 @@ def add_arguments(parser) -> None:
     _store_options(verbs.add_parser("list", help="queued commands and the satellites' answers"))
 
 
-def _store_options(p) -> None:
+def _store_options(p: argparse.ArgumentParser) -> None:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--db", type=Path, default=None, help="the station's store (SQLite file)")
     where.add_argument("--config", type=Path, default=None,
                        help="the station's TOML configuration: its store.path (default: built-in defaults)")
 
 
-def _db_path(args) -> Path:
-    if args.db is not None:
-        return args.db
+def _db_path(args: argparse.Namespace) -> Path:
+    db: Path | None = args.db
+    if db is not None:
+        return db
     return satedge_config.load(GroundConfig, args.config).store.path
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Queue into the store (the store is the queue: no control port to secure), or list it."""
     path = _db_path(args)
     if args.verb == "list":
         return _list(path)

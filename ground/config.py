@@ -14,8 +14,8 @@ class StationSection(Section):
     """Where the station listens and where it stands (default: SvalSat, Svalbard)."""
 
     bind: str = "tcp://*:7700"
-    lat: float = Field(78.2298, ge=-90, le=90)
-    lon: float = Field(15.4078, ge=-180, le=180)
+    lat: float = Field(default=78.2298, ge=-90, le=90)
+    lon: float = Field(default=15.4078, ge=-180, le=180)
     alt_m: float = 500.0
 
 
@@ -23,18 +23,21 @@ class LinkSection(Section):
     """Contact schedule and link model, all durations in simulated seconds."""
 
     schedule: Literal["periodic", "tle"] = "periodic"
-    period_s: float = Field(5400.0, gt=0)
-    window_s: float = Field(480.0, gt=0)
-    offset_s: float = Field(0.0, ge=0, description="start of the first periodic window after clock.epoch")
-    rate_bps: float = Field(9600.0, gt=0, description="bits per second granted to each satellite in a window")
-    delay_s: float = Field(0.01, ge=0, description="one-way delay")
-    loss: float = Field(0.0, ge=0, lt=1, description="probability that a frame is lost, either direction")
+    period_s: float = Field(default=5400.0, gt=0)
+    window_s: float = Field(default=480.0, gt=0)
+    offset_s: float = Field(default=0.0, ge=0, description="start of the first periodic window after clock.epoch")
+    rate_bps: float = Field(default=9600.0, gt=0,
+                            description="bits per second granted to each satellite in a window")
+    delay_s: float = Field(default=0.01, ge=0, description="one-way delay")
+    loss: float = Field(default=0.0, ge=0, lt=1,
+                        description="probability that a frame is lost, either direction")
     seed: int = 0
-    tle: list[str] | None = Field(None, description="two-line element set: a list of two strings")
-    min_elevation_deg: float = Field(10.0, ge=-90, lt=90)
-    credit_interval_s: float = Field(1.0, gt=0, description="how often credit is granted (at most 100 per wall second)")
-    cmd_retry_s: float = Field(60.0, gt=0, description="re-send an unanswered command after this long in a window "
-                                "(and not within 2 wall seconds)")
+    tle: list[str] | None = Field(default=None, description="two-line element set: a list of two strings")
+    min_elevation_deg: float = Field(default=10.0, ge=-90, lt=90)
+    credit_interval_s: float = Field(default=1.0, gt=0,
+                                     description="how often credit is granted (at most 100 per wall second)")
+    cmd_retry_s: float = Field(default=60.0, gt=0, description="re-send an unanswered command after this long in a "
+                               "window (and not within 2 wall seconds)")
 
     @model_validator(mode="after")
     def _consistent(self) -> LinkSection:
@@ -49,11 +52,16 @@ class LinkSection(Section):
 
 
 class StoreSection(Section):
+    """The store the station, `satedge command` and the report share, and where the report goes."""
+
     path: Path = Path("data/ground.sqlite")
-    report_dir: Path | None = Field(None, description="if set, the report is rewritten here after every window")
+    report_dir: Path | None = Field(default=None,
+                                    description="if set, the report is rewritten here after every window")
 
 
 class GroundConfig(Config):
+    """Everything `satedge ground` reads; every section has defaults, so no file is needed."""
+
     clock: ClockSection = ClockSection()
     security: SecuritySection = SecuritySection()
     station: StationSection = StationSection()

@@ -4,36 +4,45 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 
 from satedge.vocabulary import CLASS_NAMES  # noqa: E402
+
+# The report's parts as ground.report.build_report makes them: JSON documents.
+Report = dict[str, Any]
+Rows = list[dict[str, Any]]
 
 PRIORITY_NAMES = {0: "0 destroyed", 1: "1 major", 2: "2 minor", 3: "3 no damage"}
 PRIORITY_COLOURS = {0: "#b2182b", 1: "#ef8a62", 2: "#fddb6d", 3: "#67a9cf"}
 CLASS_COLOURS = {1: "#1a9850", 2: "#fee08b", 3: "#fc8d59", 4: "#d73027"}
 
 
-def _save(fig, path: Path) -> str:
+def _save(fig: Figure, path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path.name
 
 
-def latency(report, summaries, features, path: Path) -> str:
+def latency(report: Report, summaries: Rows, features: Rows, path: Path) -> str:
     """Acquisition-to-reception latency per priority: do the urgent scenes come down first?"""
-    by_prio = defaultdict(list)
+    by_prio: defaultdict[int, list[float]] = defaultdict(list)
     for s in summaries:
         by_prio[s["prio"]].append((s["received"] - s["acq"]) / 60.0)
     fig, ax = plt.subplots(figsize=(7, 4))
     if by_prio:
         prios = sorted(by_prio)
         parts = ax.violinplot([by_prio[p] for p in prios], positions=prios, showmedians=True, widths=0.8)
-        for body, p in zip(parts["bodies"], prios):
+        # The stubs type "bodies" as one Collection; it is a list of them, one per violin.
+        for body, p in zip(cast(list[PolyCollection], parts["bodies"]), prios):
             body.set_facecolor(PRIORITY_COLOURS[p])
             body.set_alpha(0.7)
         for p in prios:
@@ -49,7 +58,7 @@ def latency(report, summaries, features, path: Path) -> str:
     return _save(fig, path)
 
 
-def bytes_per_pass(report, summaries, features, path: Path) -> str:
+def bytes_per_pass(report: Report, summaries: Rows, features: Rows, path: Path) -> str:
     """What each pass carried, against what the raw imagery of the same scenes would have cost."""
     passes = [p for p in report["passes"] if p["summaries"] or p["bytes_received"]]
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -71,10 +80,13 @@ def bytes_per_pass(report, summaries, features, path: Path) -> str:
     return _save(fig, path)
 
 
-def timeline(report, summaries, features, path: Path) -> str:
+def timeline(report: Report, summaries: Rows, features: Rows, path: Path) -> str:
     """Windows as bands, each summary as a dot at its reception time, by priority."""
     origin = min([p["start"] for p in report["passes"]] + [s["acq"] for s in summaries], default=0.0)
-    hours = lambda t: (t - origin) / 3600.0  # noqa: E731
+
+    def hours(t: float) -> float:
+        return (t - origin) / 3600.0
+
     fig, ax = plt.subplots(figsize=(11, 3.8))
     for p in report["passes"]:
         ax.axvspan(hours(p["start"]), hours(p["end"]), color="#c6dbef", alpha=0.8, lw=0)
@@ -96,7 +108,7 @@ def timeline(report, summaries, features, path: Path) -> str:
     return _save(fig, path)
 
 
-def damage_map(report, summaries, features, path: Path) -> str:
+def damage_map(report: Report, summaries: Rows, features: Rows, path: Path) -> str:
     """Every reported building at its centroid, coloured by damage class."""
     fig, ax = plt.subplots(figsize=(7, 6))
     for cls in (1, 2, 3, 4):
@@ -106,7 +118,7 @@ def damage_map(report, summaries, features, path: Path) -> str:
                        edgecolor="k", linewidth=0.2, label=f"{CLASS_NAMES[cls - 1]} ({len(pts)})")
     for s in summaries:
         lon0, lat0, lon1, lat1 = s["body"]["bbox"]
-        ax.add_patch(plt.Rectangle((lon0, lat0), lon1 - lon0, lat1 - lat0, fill=False, lw=0.5, color="#777"))
+        ax.add_patch(Rectangle((lon0, lat0), lon1 - lon0, lat1 - lat0, fill=False, lw=0.5, color="#777"))
     ax.set_xlabel("longitude (°)")
     ax.set_ylabel("latitude (°)")
     ax.set_title(f"Reported buildings ({len(features)}) and scene footprints")
@@ -121,5 +133,6 @@ PLOTS = {"latency.png": latency, "bytes_per_pass.png": bytes_per_pass, "timeline
          "damage_map.png": damage_map}
 
 
-def draw_all(report, summaries, features, out_dir: Path) -> list[str]:
+def draw_all(report: Report, summaries: Rows, features: Rows, out_dir: Path) -> list[str]:
+    """Every plot into `out_dir`; the file names, for the report to list."""
     return [draw(report, summaries, features, out_dir / name) for name, draw in PLOTS.items()]

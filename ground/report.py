@@ -7,11 +7,14 @@ while the station is still running.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import sqlite3
 import threading
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,28 +24,31 @@ from satedge.vocabulary import CLASS_NAMES, iso
 
 PERCENTILES = {"p50": 50, "p95": 95, "max": 100}
 
+# What the report is made of: JSON documents (report.json, the GeoJSON features, stored summaries).
+Json = dict[str, Any]
 
-def _summaries(db) -> list[dict]:
+
+def _summaries(db: sqlite3.Connection) -> list[Json]:
     rows = db.execute("SELECT satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec, body"
                       " FROM summaries ORDER BY received, satellite, seq").fetchall()
     return [dict(r, body=json.loads(r["body"])) for r in rows]
 
 
-def _latency(summaries: list[dict]) -> dict:
-    by_prio = defaultdict(list)
+def _latency(summaries: list[Json]) -> Json:
+    by_prio: defaultdict[int, list[float]] = defaultdict(list)
     for s in summaries:
         by_prio[s["prio"]].append(s["received"] - s["acq"])
     return {str(p): {"count": len(v), **{k: round(float(np.percentile(v, q)), 3) for k, q in PERCENTILES.items()}}
             for p, v in sorted(by_prio.items())}
 
 
-def _passes(db, summaries: list[dict]) -> list[dict]:
-    link = defaultdict(lambda: defaultdict(int))
+def _passes(db: sqlite3.Connection, summaries: list[Json]) -> list[Json]:
+    link: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in db.execute("SELECT * FROM passes"):
         for key in ("bytes_granted", "bytes_received", "frames", "duplicates"):
             link[r["win"]][key] += r[key]
         link[r["win"]]["satellites"] += 1
-    sent = defaultdict(lambda: defaultdict(int))
+    sent: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for s in summaries:
         sent[s["win"]]["summaries"] += 1
         sent[s["win"]]["summary_bytes"] += s["bytes"]
@@ -59,7 +65,7 @@ def _passes(db, summaries: list[dict]) -> list[dict]:
     return out
 
 
-def _commands(db) -> list[dict]:
+def _commands(db: sqlite3.Connection) -> list[Json]:
     commands = []
     for c in db.execute("SELECT * FROM commands ORDER BY id").fetchall():
         results = [{"satellite": r["satellite"], "sent": r["sent"], "first_sent_utc": iso(r["first_sent"]),
@@ -72,7 +78,7 @@ def _commands(db) -> list[dict]:
     return commands
 
 
-def buildings(summaries: list[dict]) -> list[dict]:
+def buildings(summaries: list[Json]) -> list[Json]:
     """One GeoJSON Point per reported building: centroid = bbox corner + micro-degree offsets."""
     features = []
     for s in summaries:
@@ -89,7 +95,8 @@ def buildings(summaries: list[dict]) -> list[dict]:
     return features
 
 
-def build_report(db_path: Path) -> tuple[dict, list[dict], list[dict]]:
+def build_report(db_path: Path) -> tuple[Json, list[Json], list[Json]]:
+    """The report, the stored summaries and the building features, all read in one go from the store."""
     db = connect(db_path, create=False)
     try:
         summaries = _summaries(db)
@@ -98,7 +105,8 @@ def build_report(db_path: Path) -> tuple[dict, list[dict], list[dict]]:
         counters = {r["name"]: r["value"] for r in db.execute("SELECT name, value FROM counters ORDER BY name")}
     finally:
         db.close()
-    per_sat = defaultdict(lambda: {"summaries": 0, "summary_bytes": 0, "raw_bytes": 0, "scenes": []})
+    per_sat: defaultdict[str, Json] = defaultdict(
+        lambda: {"summaries": 0, "summary_bytes": 0, "raw_bytes": 0, "scenes": []})
     for s in summaries:
         entry = per_sat[s["satellite"]]
         entry["summaries"] += 1
@@ -128,7 +136,7 @@ def build_report(db_path: Path) -> tuple[dict, list[dict], list[dict]]:
     return report, summaries, features
 
 
-def write_report(db_path: Path, out_dir: Path) -> dict:
+def write_report(db_path: Path, out_dir: Path) -> Json:
     """Write report.json, damage.geojson and the PNG plots to `out_dir`; return the report."""
     from ground import plots
 
@@ -152,12 +160,14 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`satedge report`: from any copy of a store, even one the station is still writing."""
     parser.add_argument("--db", type=Path, required=True, help="the ground store (SQLite file)")
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, damage.geojson, PNGs")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Write the report and say in one line what it covers."""
     report = write_report(args.db, args.out)
     print(f"{report['summaries']} summaries from {len(report['satellites'])} satellite(s), "
           f"{report['buildings']} buildings, {len(report['passes'])} windows -> {args.out}")

@@ -9,21 +9,43 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from sgp4.io import compute_checksum
 
 from satedge.errors import UserError
+
+if TYPE_CHECKING:
+    from skyfield.timelib import Time
+
+    from ground.config import LinkSection, StationSection
 
 
 @dataclass(frozen=True)
 class Window:
+    """One contact window, [start, end) in simulated seconds; its id is stable across restarts."""
+
     id: int
     start: float
     end: float
 
     @property
     def duration(self) -> float:
+        """Simulated seconds the window lasts."""
         return self.end - self.start
+
+
+class Schedule(Protocol):
+    """What the station asks of any kind of schedule."""
+
+    def window_at(self, t: float) -> Window | None:
+        """The window open at `t`, if any."""
+
+    def next_window(self, t: float) -> Window | None:
+        """The window open at `t`, else the first one after it (None: no more windows)."""
 
 
 class PeriodicSchedule:
@@ -37,6 +59,7 @@ class PeriodicSchedule:
         return Window(k + 1, start, start + self.window_s)
 
     def window_at(self, t: float) -> Window | None:
+        """The window open at `t`, if any."""
         if t < self.origin:
             return None
         window = self._window(math.floor((t - self.origin) / self.period_s))
@@ -58,7 +81,7 @@ def check_tle(tle: list[str]) -> None:
         if len(line) != 69 or not line.startswith(f"{number} ") or not line[68].isdigit():
             raise UserError(f"link.tle is not a valid two-line element set: line {number} must be 69 "
                             f"characters starting with '{number} ' (got {line[:20]!r}...)")
-        checksum = sum(int(c) if c.isdigit() else c == "-" for c in line[:68]) % 10
+        checksum = compute_checksum(line)   # sgp4's mod-10 tally of the first 68 characters
         if checksum != int(line[68]):
             raise UserError(f"link.tle is not a valid two-line element set: line {number} checksum is "
                             f"{line[68]}, computed {checksum}")
@@ -94,13 +117,14 @@ class TleSchedule:
         self._windows: list[Window] = []
         self._chunks_done = 0
 
-    def _time(self, unix: float):
+    def _time(self, unix: float) -> Time:
         return self.ts.from_datetime(datetime.fromtimestamp(unix, tz=UTC))
 
     def _passes(self, t0: float, t1: float) -> list[tuple[float, float]]:
         times, events = self.satellite.find_events(
             self.station, self._time(t0), self._time(t1), altitude_degrees=self.min_elevation_deg)
-        passes, rise = [], None
+        passes: list[tuple[float, float]] = []
+        rise: float | None = None
         for t, kind in zip(times, events):
             unix = t.utc_datetime().timestamp()
             if kind == 0:
@@ -134,21 +158,25 @@ class TleSchedule:
             self._compute_next_chunk()
 
     def window_at(self, t: float) -> Window | None:
+        """The pass under way at `t`, if any."""
         window = self.next_window(t)
         return window if window is not None and window.start <= t < window.end else None
 
 
-def _periodic(link, station, origin: float) -> PeriodicSchedule:
+def _periodic(link: LinkSection, station: StationSection, origin: float) -> PeriodicSchedule:
     return PeriodicSchedule(origin + link.offset_s, link.period_s, link.window_s)
 
 
-def _tle(link, station, origin: float) -> TleSchedule:
+def _tle(link: LinkSection, station: StationSection, origin: float) -> TleSchedule:
+    if link.tle is None:  # LinkSection refuses schedule = "tle" without a TLE; a section built by hand may not
+        raise UserError("schedule = 'tle' needs link.tle (a list of the two TLE lines)")
     return TleSchedule(link.tle, station.lat, station.lon, station.alt_m, link.min_elevation_deg, origin)
 
 
-SCHEDULES = {"periodic": _periodic, "tle": _tle}
+SCHEDULES: dict[str, Callable[[LinkSection, StationSection, float], Schedule]] = {
+    "periodic": _periodic, "tle": _tle}
 
 
-def build(link, station, origin: float):
+def build(link: LinkSection, station: StationSection, origin: float) -> Schedule:
     """The schedule `link.schedule` names, counted from `origin` (the run's `clock.epoch`)."""
     return SCHEDULES[link.schedule](link, station, origin)

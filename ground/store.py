@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 from satedge.errors import UserError
 
@@ -75,10 +77,24 @@ CREATE TABLE IF NOT EXISTS counters (
 
 @dataclass(frozen=True)
 class Command:
+    """A queued command as the station sends it; `target` None is every satellite, later ones too."""
+
     id: int
     name: str
-    args: dict
+    args: dict[str, Any]
     target: str | None
+
+
+class SummaryRow(TypedDict):
+    """A received summary as it is stored: the frame's fields, where and when it arrived, its size."""
+
+    satellite: str
+    seq: int
+    prio: int
+    body: dict[str, Any]   # checked by satedge.protocol.validate_body
+    received: float
+    win: int
+    bytes: int
 
 
 def connect(path: Path, create: bool = True) -> sqlite3.Connection:
@@ -109,9 +125,10 @@ class Store:
         self.db = connect(self.path)
 
     def close(self) -> None:
+        """Close the connection; everything was committed by the method that wrote it."""
         self.db.close()
 
-    def add_summaries(self, rows: list[dict]) -> list[bool]:
+    def add_summaries(self, rows: list[SummaryRow]) -> list[bool]:
         """Store summaries in one transaction; True for each that is new, False for a duplicate."""
         fresh = []
         with self.db:
@@ -126,6 +143,7 @@ class Store:
         return fresh
 
     def window(self, win: int, start: float, end: float) -> None:
+        """Record a window as it opens (again after a restart: same id, same times)."""
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO windows (win, start, end) VALUES (?,?,?)", (win, start, end))
 
@@ -140,7 +158,8 @@ class Store:
                 f" ON CONFLICT (win, satellite) DO UPDATE SET {updates}",
                 (win, satellite, *deltas.values()))
 
-    def add_counters(self, counts: dict[str, int]) -> None:
+    def add_counters(self, counts: Mapping[str, int]) -> None:
+        """Add counts since the last flush to the totals (so they survive restarts)."""
         if not counts:
             return
         with self.db:
@@ -158,6 +177,7 @@ class Store:
         return [Command(r["id"], r["name"], json.loads(r["args"]), r["target"]) for r in rows]
 
     def command_sent(self, cmd_id: int, satellite: str, now: float) -> None:
+        """Count a send; the first one's time is kept, for the report."""
         with self.db:
             self.db.execute(
                 "INSERT INTO command_results (cmd_id, satellite, sent, first_sent) VALUES (?, ?, 1, ?)"
@@ -177,7 +197,7 @@ class Store:
         return True
 
 
-def queue_command(db: sqlite3.Connection, name: str, args: dict, target: str | None = None,
+def queue_command(db: sqlite3.Connection, name: str, args: Mapping[str, object], target: str | None = None,
                   key: str | None = None) -> int | None:
     """Queue a command durably; its id is larger than any id this store ever gave.
 
@@ -194,7 +214,7 @@ def queue_command(db: sqlite3.Connection, name: str, args: dict, target: str | N
 
 # ---- read-only queries, for processes beside the station (mission control, tests) -----------
 
-def _read(path: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+def _read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
     """Rows from a store the station may be writing; none if it does not exist (yet)."""
     path = Path(path)
     if not path.exists():
@@ -227,7 +247,7 @@ def unanswered_commands(path: Path) -> int:
     return rows[0][0] if rows else 0
 
 
-def stored_summaries(path: Path) -> list[dict]:
+def stored_summaries(path: Path) -> list[dict[str, Any]]:
     """Every stored summary as `{satellite, seq, body}`, in order of reception."""
     rows = _read(path, "SELECT satellite, seq, body FROM summaries ORDER BY received, satellite, seq")
     return [{"satellite": r["satellite"], "seq": r["seq"], "body": json.loads(r["body"])} for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from onboard.config import OnboardConfig
 from satedge import config, health, logs
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The daemon's flags (the registry in satedge/cli.py adds the logging ones)."""
     parser.add_argument("--config", type=Path, default=None,
                         help="TOML configuration (default: built-in defaults; env SATEDGE_<SECTION>_<KEY>)")
     parser.add_argument("--check-config", action="store_true",
@@ -17,8 +19,10 @@ def add_arguments(parser) -> None:
     health.add_argument(parser)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Validate the configuration, then print it, check health, or run the daemon until it stops."""
     cfg = config.load(OnboardConfig, args.config)
+    assert isinstance(cfg, OnboardConfig)   # load returns an instance of the class it is given
     if args.check_config:
         print(json.dumps(cfg.effective(), indent=2))
         return 0

@@ -16,6 +16,7 @@ import reprlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypedDict
 
 from onboard.engine import Engine
 from onboard.pipeline import Pipeline
@@ -34,6 +35,15 @@ _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 
 _shown = _REPR.repr
 
 
+class Fields(TypedDict, total=False):
+    """What a command's "command done" event carries besides the id, name and outcome."""
+
+    serving: str
+    swapped_to: str
+    swap_s: float
+    min_class: int
+
+
 class CommandError(Exception):
     """The command cannot be run as given; the message goes back in `detail`."""
 
@@ -43,22 +53,24 @@ class Abandoned(Exception):
 
 
 class Commander:
+    """Runs uplinked commands one at a time on its own thread, each at most once (replay-protected)."""
+
     def __init__(self, spool: Spool, pipeline: Pipeline, telemetry: Telemetry,
                  make_engine: Callable[[str], Engine]):
         self.spool, self.pipeline, self.telemetry = spool, pipeline, telemetry
         self.make_engine = make_engine
         # A handler returns its answer's `detail` and the fields its "command done" event carries.
-        self.handlers: dict[str, Callable[[dict], tuple[str, dict]]] = {
+        self.handlers: dict[str, Callable[[dict[str, object]], tuple[str, Fields]]] = {
             "set_precision": self.set_precision,
             "set_min_class": self.set_min_class,
         }
         self.queued: set[int] = set()
         self.replies: list[tuple[int, bool, str]] = []   # duplicates: answered, not stored
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="onboard-commands", daemon=True)
         self._thread.start()
 
-    def receive(self, msg: dict) -> None:
+    def receive(self, msg: dict[str, Any]) -> None:
         """A `cmd` frame from the authenticated ground (called on the downlink thread)."""
         cmd_id = msg["id"]
         if cmd_id <= self.spool.last_cmd:
@@ -70,6 +82,7 @@ class Commander:
         self._queue.put(msg)
 
     def close(self) -> None:
+        """Finish the queued commands, then end the thread; a swap the stopped pipeline cannot take is abandoned."""
         self._queue.put(None)
         self._thread.join(SHUTDOWN_WAIT_S)
 
@@ -97,9 +110,10 @@ class Commander:
             event(log, "command done", id=msg["id"], name=msg["name"], ok=ok, detail=detail,
                   s=round(time.monotonic() - started, 3), **fields)
 
-    def set_precision(self, args: dict) -> tuple[str, dict]:
+    def set_precision(self, args: dict[str, object]) -> tuple[str, Fields]:
+        """Compile the new IR here while the old one serves, then wait until the pipeline swaps it in."""
         precision = args.get("precision")
-        if precision not in PRECISIONS:
+        if not isinstance(precision, str) or precision not in PRECISIONS:
             raise CommandError(f"precision must be one of {', '.join(PRECISIONS)}, got {_shown(precision)}")
         current = self.pipeline.engine
         if current.manifest.resolve(precision) == current.precision:
@@ -116,7 +130,8 @@ class Commander:
         return (f"serving {engine.precision} (compile {engine.compile_seconds:.2f} s, swap {seconds:.2f} s)",
                 {"serving": engine.precision, "swapped_to": engine.precision, "swap_s": round(seconds, 3)})
 
-    def set_min_class(self, args: dict) -> tuple[str, dict]:
+    def set_min_class(self, args: dict[str, object]) -> tuple[str, Fields]:
+        """Persist the lowest class listed in summaries; scenes summarised from now on use it."""
         cls = args.get("cls")
         if not isinstance(cls, int) or isinstance(cls, bool) or not 1 <= cls <= 4:
             raise CommandError(f"cls must be an integer 1..4, got {_shown(cls)}")

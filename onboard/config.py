@@ -20,27 +20,42 @@ DEFAULT_MODEL = "satedge-unet"
 
 
 class SatelliteSection(Section):
-    id: str = Field("sat-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    """Who this satellite is: its id is its routing id on the link and names its CURVE key pair."""
+
+    id: str = Field(default="sat-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class GroundSection(Section):
+    """The ground station to connect to, and how long a summary waits for its ack before it goes again."""
+
     address: str = "tcp://127.0.0.1:7700"
-    resend_s: float = Field(5.0, gt=0, description="wall seconds before an unacknowledged summary is sent again")
+    resend_s: float = Field(default=5.0, gt=0,
+                            description="wall seconds before an unacknowledged summary is sent again")
 
 
 class IngestSection(Section):
+    """The inbox and the reference mosaic, and the limits a scene is held to before a pixel is read."""
+
     inbox: Path = Path("data/inbox")
     reference: Path = Path("data/reference.tif")
-    quarantine: Path | None = Field(None, description="default: <inbox>/../quarantine")
-    processed: Path | None = Field(None, description="move processed scenes here; default: delete them")
-    poll_s: float = Field(0.2, gt=0, description="wall seconds between inbox scans")
-    prefetch: int = Field(1, ge=1, le=16, description="decoded scenes waiting for inference (decoding is ~10x "
-                                                       "faster than inference: one is enough, more is memory)")
-    max_side: int = Field(20000, ge=64, description="refuse scenes wider or taller (pixels)")
-    max_pixels: int = Field(100_000_000, ge=4096, description="refuse scenes with more pixels")
+    quarantine: Path | None = Field(default=None, description="default: <inbox>/../quarantine")
+    processed: Path | None = Field(default=None, description="move processed scenes here; default: delete them")
+    poll_s: float = Field(default=0.2, gt=0, description="wall seconds between inbox scans")
+    prefetch: int = Field(default=1, ge=1, le=16,
+                          description="decoded scenes waiting for inference (decoding is ~10x faster than "
+                                      "inference: one is enough, more is memory)")
+    max_side: int = Field(default=20000, ge=64, description="refuse scenes wider or taller (pixels)")
+    max_pixels: int = Field(default=100_000_000, ge=4096, description="refuse scenes with more pixels")
+
+    @property
+    def quarantine_dir(self) -> Path:
+        """Where a bad scene goes: `quarantine` if set, else a `quarantine` folder beside the inbox."""
+        return self.quarantine or self.inbox.parent / "quarantine"
 
 
 class ModelSection(Section):
+    """The IR served at start (a precision the ground commanded, kept in the spool, wins) and how it compiles."""
+
     dir: Path = REPO / "models" / DEFAULT_MODEL
     precision: Precision = "int8"
     cache_dir: Path = Path("data/ov-cache")
@@ -48,24 +63,35 @@ class ModelSection(Section):
 
 
 class PostprocessSection(Section):
-    min_class: int = Field(2, ge=1, le=4, description="lowest class listed in a summary's `b`")
-    min_area_m2: float = Field(4.0, ge=0, description="smaller blobs are noise, not buildings")
-    split_m: float = Field(1.0, ge=0, description="touching buildings joined by necks thinner than 2x this are split")
+    """From pixels to buildings, and the lowest class a summary lists until `set_min_class` says otherwise."""
+
+    min_class: int = Field(default=2, ge=1, le=4, description="lowest class listed in a summary's `b`")
+    min_area_m2: float = Field(default=4.0, ge=0, description="smaller blobs are noise, not buildings")
+    split_m: float = Field(default=1.0, ge=0,
+                           description="touching buildings joined by necks thinner than 2x this are split")
 
 
 class SpoolSection(Section):
+    """Where summaries wait for their ack, and the bounds past which the least urgent are dropped."""
+
     path: Path = Path("data/spool.sqlite")
-    max_summaries: int = Field(100_000, ge=1)
-    max_bytes: int = Field(256 << 20, ge=1024)
+    max_summaries: int = Field(default=100_000, ge=1)
+    max_bytes: int = Field(default=256 << 20, ge=1024)
 
 
 class TelemetrySection(Section):
+    """Whether the counters go to the ground as `telemetry` frames, and how often inside a window."""
+
     enabled: bool = True
-    interval_s: float = Field(30.0, gt=0, description="wall seconds between telemetry frames (in a window)")
+    interval_s: float = Field(default=30.0, gt=0, description="wall seconds between telemetry frames (in a window)")
 
 
 class OnboardConfig(Config):
-    clock: ClockSection = ClockSection()
+    """The daemon's one file: each part of it takes the section(s) it needs, never loose values."""
+
+    # model_validate({}) is ClockSection() and LogSection(): their Field defaults are positional, which
+    # mypy's dataclass_transform does not see, so the plain call would not type-check.
+    clock: ClockSection = ClockSection.model_validate({})
     security: SecuritySection = SecuritySection()
     satellite: SatelliteSection = SatelliteSection()
     ground: GroundSection = GroundSection()
@@ -73,9 +99,5 @@ class OnboardConfig(Config):
     model: ModelSection = ModelSection()
     postprocess: PostprocessSection = PostprocessSection()
     spool: SpoolSection = SpoolSection()
-    log: LogSection = LogSection()
+    log: LogSection = LogSection.model_validate({})
     telemetry: TelemetrySection = TelemetrySection()
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.ingest.quarantine or self.ingest.inbox.parent / "quarantine"

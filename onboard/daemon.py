@@ -14,6 +14,8 @@ import logging
 import signal
 import threading
 import time
+from types import FrameType
+from typing import cast
 
 import cv2
 
@@ -25,7 +27,7 @@ from onboard.engine import Engine
 from onboard.manifest import Manifest
 from onboard.pipeline import Pipeline
 from onboard.spool import Spool
-from onboard.telemetry import Telemetry
+from onboard.telemetry import Telemetry, Value
 from satedge import health
 from satedge.clock import SimClock
 from satedge.errors import UserError
@@ -37,6 +39,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def load_manifest(cfg: OnboardConfig) -> Manifest:
+    """The configured model's manifest; a missing folder is a one-line `UserError` naming the key to set."""
     model_dir = cfg.model.dir
     if not model_dir.is_dir():
         raise UserError(f"model folder {model_dir} does not exist (set model.dir or SATEDGE_MODEL_DIR)")
@@ -52,6 +55,8 @@ def check_keys(cfg: OnboardConfig) -> None:
 
 
 class Daemon:
+    """Everything a user can get wrong is checked in the constructor, before `run` starts a thread."""
+
     def __init__(self, cfg: OnboardConfig):
         self.cfg = cfg
         self.stop_requested = threading.Event()
@@ -68,19 +73,13 @@ class Daemon:
         except OSError as exc:
             raise UserError(f"cannot create inbox {cfg.ingest.inbox}: {exc.strerror}") from None
         engine = self.make_engine(self.commanded_precision())
-        self.pipeline = Pipeline(
-            engine, ingest.Reader(self.reference, cfg.ingest.max_side, cfg.ingest.max_pixels), self.spool,
-            self.telemetry, self.clock, inbox=cfg.ingest.inbox, quarantine=cfg.quarantine_dir,
-            processed=cfg.ingest.processed, prefetch=cfg.ingest.prefetch, poll_s=cfg.ingest.poll_s,
-            min_class=self.spool.get("min_class", cfg.postprocess.min_class),
-            split_m=cfg.postprocess.split_m, min_area_m2=cfg.postprocess.min_area_m2)
+        reader = ingest.Reader(self.reference, cfg.ingest.max_side, cfg.ingest.max_pixels)
+        self.pipeline = Pipeline(engine, reader, self.spool, self.telemetry, self.clock, cfg.ingest, cfg.postprocess,
+                                 min_class=self.spool.get("min_class", cfg.postprocess.min_class))
         self.commander = Commander(self.spool, self.pipeline, self.telemetry, self.make_engine)
-        self.downlink = Downlink(
-            address=cfg.ground.address, sat_id=cfg.satellite.id, security=cfg.security.mode,
-            keys_dir=cfg.security.keys_dir, spool=self.spool, telemetry=self.telemetry,
-            commander=self.commander, clock=self.clock, resend_s=cfg.ground.resend_s,
-            telemetry_interval_s=cfg.telemetry.interval_s if cfg.telemetry.enabled else None,
-            identity=lambda: (self.manifest.name, self.pipeline.engine.precision))
+        self.downlink = Downlink(cfg.ground, cfg.satellite, cfg.security, cfg.telemetry, spool=self.spool,
+                                 telemetry=self.telemetry, commander=self.commander, clock=self.clock,
+                                 identity=lambda: (self.manifest.name, self.pipeline.engine.precision))
 
     def commanded_precision(self) -> str:
         """The precision the ground last commanded (kept in the spool), else the configured one."""
@@ -95,12 +94,15 @@ class Daemon:
             return self.cfg.model.precision
 
     def make_engine(self, precision: str) -> Engine:
+        """Compile `precision` of the model as configured (the commander calls it for a swap)."""
         return Engine(self.manifest, precision, cache_dir=self.cfg.model.cache_dir, hint=self.cfg.model.hint)
 
-    def request_stop(self, signum=None, frame=None) -> None:
+    def request_stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        """Ask `run` to stop cleanly (the SIGTERM/SIGINT handler; safe from any thread)."""
         self.stop_requested.set()
 
     def run(self) -> int:
+        """Serve until a stop signal, the run's end mark or a failed pipeline thread; the exit status."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self.request_stop)
         if self.cfg.security.mode == "none":
@@ -126,16 +128,18 @@ class Daemon:
                 next_status += interval
         return self.shutdown()
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Value]:
+        """Log the status line and write the heartbeat the health check reads; returns what it logged."""
         count, size = self.spool.stats()
         self.telemetry.gauge(spool_summaries=count, spool_bytes=size, spool_evicted=self.spool.evicted,
                              queue_depth=self.pipeline.depth(), in_flight=self.pipeline.in_flight)
         values = self.telemetry.snapshot()
-        event(log, "status", **values)
-        health.beat(health.heartbeat_path(self.cfg.spool.path), values)
+        event(log, "status", logging.INFO, **values)   # the level by position: no field can be taken for it
+        health.beat(health.heartbeat_path(self.cfg.spool.path), cast(dict[str, object], values))   # only read
         return values
 
     def shutdown(self) -> int:
+        """Finish the scenes in flight, then close everything; 1 if a pipeline thread had failed, else 0."""
         event(log, "stopping: finishing scenes in flight")
         self.pipeline.stop()
         self.commander.close()

@@ -31,9 +31,12 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from onboard.commands import Commander
+from onboard.config import GroundSection, SatelliteSection, TelemetrySection
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
 from satedge import keys, protocol
+from satedge.clock import SimClock
+from satedge.config import SecuritySection
 from satedge.logs import event
 
 log = logging.getLogger("satedge.onboard.downlink")
@@ -45,22 +48,23 @@ MONITORED = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED | zmq.EVENT_H
 
 
 class Downlink:
-    def __init__(self, *, address: str, sat_id: str, security: str, keys_dir, spool: Spool,
-                 telemetry: Telemetry, commander: Commander, clock, resend_s: float,
-                 telemetry_interval_s: float | None, identity: Callable[[], tuple[str, str]]):
-        self.address, self.sat_id = address, sat_id
+    """The satellite's end of the link: one thread, one socket, and never a byte beyond the credit granted."""
+
+    def __init__(self, ground_cfg: GroundSection, satellite_cfg: SatelliteSection, security_cfg: SecuritySection,
+                 telemetry_cfg: TelemetrySection, *, spool: Spool, telemetry: Telemetry, commander: Commander,
+                 clock: SimClock, identity: Callable[[], tuple[str, str]]):
+        self.ground_cfg, self.satellite_cfg, self.telemetry_cfg = ground_cfg, satellite_cfg, telemetry_cfg
         self.spool, self.telemetry, self.commander, self.clock = spool, telemetry, commander, clock
-        self.resend_s, self.telemetry_interval_s = resend_s, telemetry_interval_s
         self.identity = identity              # () -> (model name, precision) for hello
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.ROUTING_ID, sat_id.encode())
+        self.socket.setsockopt(zmq.ROUTING_ID, satellite_cfg.id.encode())
         self.socket.setsockopt(zmq.IMMEDIATE, 1)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.RECONNECT_IVL, 200)
         self.socket.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
-        if security == "curve":
-            keys.secure_client(self.socket, keys_dir, sat_id)
+        if security_cfg.mode == "curve":
+            keys.secure_client(self.socket, security_cfg.keys_dir, satellite_cfg.id)
         self.monitor = self.socket.get_monitor_socket(MONITORED)
         # Link state, touched only by the link thread.
         self.connected = False
@@ -74,7 +78,8 @@ class Downlink:
         self.thread = threading.Thread(target=self._run, name="onboard-downlink", daemon=True)
 
     def start(self) -> None:
-        self.socket.connect(self.address)
+        """Connect (ZeroMQ keeps reconnecting by itself) and start the link thread."""
+        self.socket.connect(self.ground_cfg.address)
         self.thread.start()
 
     def stop(self) -> None:
@@ -92,7 +97,7 @@ class Downlink:
             while not self.stopping.is_set():
                 ready = dict(poller.poll(POLL_MS))
                 if self.monitor in ready:
-                    self._on_monitor(recv_monitor_message(self.monitor))
+                    self._on_monitor(recv_monitor_message(self.monitor)["event"])
                 if self.socket in ready:
                     while self.socket.poll(0):
                         self._on_frame(self.socket.recv())
@@ -105,21 +110,20 @@ class Downlink:
             self.socket.close(0)
             self.context.term()
 
-    def _on_monitor(self, message: dict) -> None:
-        kind = message["event"]
+    def _on_monitor(self, kind: int) -> None:
         if kind == zmq.EVENT_HANDSHAKE_SUCCEEDED:
             self.connected = True
             self._end_window()
-            event(log, "ground connected", address=self.address)
+            event(log, "ground connected", address=self.ground_cfg.address)
             self._send(self._hello(), exempt=True)
         elif kind == zmq.EVENT_DISCONNECTED:
             if self.connected:
-                event(log, "ground disconnected", logging.WARNING, address=self.address)
+                event(log, "ground disconnected", logging.WARNING, address=self.ground_cfg.address)
             self.connected = False
             self._end_window()
         else:
             event(log, "handshake with the ground failed (wrong CURVE key?)", logging.WARNING,
-                  address=self.address, event=zmq.Event(kind).name, retry_s=HANDSHAKE_RETRY_S)
+                  address=self.ground_cfg.address, event=zmq.Event(kind).name, retry_s=HANDSHAKE_RETRY_S)
             self.retry_at = time.monotonic() + HANDSHAKE_RETRY_S
         self.telemetry.gauge(connected=self.connected)
 
@@ -127,8 +131,8 @@ class Downlink:
         """libzmq never retries a connection the ground refused at authentication; we do, since
         the ground may admit this satellite's key later (a constellation scaled up at run time)."""
         self.retry_at = None
-        self.socket.disconnect(self.address)
-        self.socket.connect(self.address)
+        self.socket.disconnect(self.ground_cfg.address)
+        self.socket.connect(self.ground_cfg.address)
 
     def _end_window(self) -> None:
         self.window, self.credit, self.hello_due = None, 0, False
@@ -172,7 +176,7 @@ class Downlink:
 
     def _hello(self) -> bytes:
         model, precision = self.identity()
-        return protocol.encode("hello", self.clock.now(), sat=self.sat_id, model=model, prec=precision,
+        return protocol.encode("hello", self.clock.now(), sat=self.satellite_cfg.id, model=model, prec=precision,
                                spooled=self.spool.stats()[0], last_cmd=self.spool.last_cmd)
 
     def _send(self, frame: bytes, exempt: bool = False) -> bool:
@@ -214,7 +218,7 @@ class Downlink:
     def _send_summaries(self) -> bool:
         now = time.monotonic()
         for seq, sent in list(self.in_flight.items()):
-            if now - sent > self.resend_s:
+            if now - sent > self.ground_cfg.resend_s:
                 del self.in_flight[seq]
                 self.telemetry.count("resent")
         while True:
@@ -228,8 +232,9 @@ class Downlink:
                 self.in_flight[item.seq] = time.monotonic()
 
     def _send_telemetry(self) -> None:
-        if self.telemetry_interval_s is None or time.monotonic() - self.last_telemetry < self.telemetry_interval_s:
+        cfg = self.telemetry_cfg
+        if not cfg.enabled or time.monotonic() - self.last_telemetry < cfg.interval_s:
             return
-        frame = protocol.encode("telemetry", self.clock.now(), sat=self.sat_id, **self.telemetry.snapshot())
+        frame = protocol.encode("telemetry", self.clock.now(), sat=self.satellite_cfg.id, **self.telemetry.snapshot())
         if self._send(frame):
             self.last_telemetry = time.monotonic()

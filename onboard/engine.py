@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import openvino as ov
+from numpy.typing import NDArray
 
 from onboard import tiling
 from onboard.heads import HEADS
@@ -41,7 +42,7 @@ REQUESTS_PER_STREAM = 2
 EXECUTION = {"fp32": {"INFERENCE_PRECISION_HINT": "f32"}}
 
 
-def compile_config(precision: str, hint: str) -> dict:
+def compile_config(precision: str, hint: str) -> dict[str, str]:
     """The compile-time properties the satellite uses for an IR of `precision` (the benchmark uses the same)."""
     return {"PERFORMANCE_HINT": hint, **EXECUTION.get(precision, {})}
 
@@ -95,9 +96,10 @@ class Engine:
 
     @property
     def name(self) -> str:
+        """The model's name from its manifest: summaries and `hello` carry it."""
         return self.manifest.name
 
-    def start_scene(self, scene: np.ndarray, on_done: Callable[[SceneJob], None] | None = None) -> SceneJob:
+    def start_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None) -> SceneJob:
         """Queue every tile of one `[6, H, W]` u8 scene and return without waiting.
 
         Blocks only while all infer requests are busy (the queue's back-pressure).
@@ -117,7 +119,7 @@ class Engine:
             self.queue.start_async({0: batch}, (job, batch_tiles))
         return job
 
-    def _completed(self, request: ov.InferRequest, userdata) -> None:
+    def _completed(self, request: ov.InferRequest, userdata: tuple[SceneJob, list[tiling.Tile]]) -> None:
         job, batch_tiles = userdata
         outputs = [request.get_output_tensor(i).data for i in range(len(self.layers))]
         for k, t in enumerate(batch_tiles):
@@ -131,7 +133,7 @@ class Engine:
             if job.on_done is not None:
                 job.on_done(job)
 
-    def predict_scene(self, pre: np.ndarray, post: np.ndarray) -> tiling.Stitcher:
+    def predict_scene(self, pre: NDArray[np.uint8], post: NDArray[np.uint8]) -> tiling.Stitcher:
         """The stitched maps of one scene from HxWx3 images (blocking; `satedge evaluate` uses this)."""
         job = self.start_scene(tiling.stack(pre, post))
         job.finished.wait()

@@ -25,6 +25,8 @@ from onboard.tiling import Layer
 
 @dataclass(frozen=True)
 class Head:
+    """A graph appended to the IR's output, and the scene maps its outputs fill, in the same order."""
+
     name: str
     layers: Callable[[int], dict[str, Layer]]    # classes -> the maps, in the order of the model's outputs
     attach: Callable[[ov.Model], ov.Model]

@@ -25,12 +25,17 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import rasterio
+from affine import Affine
+from numpy.typing import NDArray
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.env import set_gdal_config
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
@@ -60,24 +65,29 @@ class Scene:
 
     id: str
     path: Path
-    pixels: np.ndarray
-    crs: rasterio.crs.CRS
-    transform: rasterio.Affine
+    pixels: NDArray[np.uint8] | None
+    crs: CRS
+    transform: Affine
     acquired: float
     raw_bytes: int
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.pixels.shape[1:]
+        """(H, W) of the scene (while it still has its pixels)."""
+        assert self.pixels is not None
+        _, height, width = self.pixels.shape
+        return height, width
 
     @property
-    def pre(self) -> np.ndarray:
+    def pre(self) -> NDArray[np.uint8]:
         """HxWx3 view of the pre-event image."""
+        assert self.pixels is not None
         return self.pixels[:BANDS].transpose(1, 2, 0)
 
     @property
-    def post(self) -> np.ndarray:
+    def post(self) -> NDArray[np.uint8]:
         """HxWx3 view of the post-event image."""
+        assert self.pixels is not None
         return self.pixels[BANDS:].transpose(1, 2, 0)
 
 
@@ -108,7 +118,7 @@ def check_in_inbox(path: Path, inbox: Path) -> None:
         raise BadScene("a symbolic link or not in the inbox: only files placed in the inbox are read")
 
 
-def _acquisition_time(tags: dict, arrived: float) -> float:
+def _acquisition_time(tags: dict[str, str], arrived: float) -> float:
     """ACQUISITION_TIME (ISO 8601 or Unix seconds), else the TIFF DateTime, else arrival."""
     for tag in ACQUISITION_TAGS:
         value = tags.get(tag)
@@ -146,14 +156,17 @@ class Reference:
                             f"(has {ds.count} bands, {ds.dtypes[0]}, crs {ds.crs})")
         self.path = path
 
-    def covers(self, crs, bounds) -> bool:
-        left, bottom, right, top = transform_bounds(crs, self.dataset.crs, *bounds)
+    def covers(self, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
+        """Whether the footprint `bounds` (in `crs`) lies inside the mosaic, give or take one mosaic pixel."""
+        footprint: tuple[float, float, float, float] = transform_bounds(crs, self.dataset.crs, *bounds)
+        left, bottom, right, top = footprint
         ref = self.dataset.bounds
         slack = max(abs(self.dataset.transform.a), abs(self.dataset.transform.e))
-        return (left >= ref.left - slack and right <= ref.right + slack
-                and bottom >= ref.bottom - slack and top <= ref.top + slack)
+        inside: bool = (left >= ref.left - slack and right <= ref.right + slack
+                        and bottom >= ref.bottom - slack and top <= ref.top + slack)
+        return inside
 
-    def window(self, crs, transform, out: np.ndarray) -> None:
+    def window(self, crs: CRS, transform: Affine, out: NDArray[np.uint8]) -> None:
         """Fill `out` (`[3, H, W]` u8) with the reference on the scene's grid."""
         bands = list(range(1, BANDS + 1))
         aligned = self._aligned_window(crs, transform, *out.shape[1:])
@@ -164,7 +177,7 @@ class Reference:
                        resampling=Resampling.bilinear) as vrt:
             vrt.read(bands, out=out)
 
-    def _aligned_window(self, crs, transform, height: int, width: int) -> Window | None:
+    def _aligned_window(self, crs: CRS, transform: Affine, height: int, width: int) -> Window | None:
         """The reference's own window under the scene, if the scene lies on the reference's grid."""
         ref = self.dataset.transform
         same_grid = (transform.a, transform.b, transform.d, transform.e) == (ref.a, ref.b, ref.d, ref.e)
@@ -179,6 +192,7 @@ class Reference:
         return Window(col, row, width, height)
 
     def close(self) -> None:
+        """Close the mosaic (at shutdown: it stays open for the daemon's life)."""
         self.dataset.close()
 
 
@@ -213,13 +227,13 @@ class Reader:
                      transform=transform, acquired=acquired, raw_bytes=int(pixels[BANDS:].nbytes))
 
     @staticmethod
-    def _refuse_pixels(pixels: np.ndarray) -> None:
+    def _refuse_pixels(pixels: NDArray[Any]) -> NoReturn:
         """Float scenes are refused; NaNs say more about what went wrong upstream than the dtype does."""
         if pixels.dtype.kind == "f" and np.isnan(pixels).any():
             raise BadScene("NaN pixels")
         raise BadScene(f"dtype {pixels.dtype}, expected uint8")
 
-    def _check_header(self, ds) -> None:
+    def _check_header(self, ds: DatasetReader) -> None:
         """Everything that can be refused before a pixel is read (no allocation from a hostile header)."""
         if ds.driver != "GTiff":
             raise BadScene(f"not a GeoTIFF (format {ds.driver})")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +29,8 @@ class _Strict(BaseModel):
 
 
 class InputSpec(_Strict):
+    """What the IR takes: raw u8 tiles in this channel order; `mean`/`std` are applied inside it."""
+
     shape: list[int]                       # [N, 6, tile, tile]
     layout: str = "NCHW"
     channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
@@ -37,20 +40,26 @@ class InputSpec(_Strict):
 
 
 class OutputSpec(_Strict):
+    """What the IR returns: per-pixel probabilities over `classes`, background first."""
+
     shape: list[int]                       # [N, 5, tile, tile]
     classes: list[str] = Field(default_factory=lambda: list(MODEL_CLASSES))
     kind: str = "probabilities"
 
 
 class PrecisionEntry(_Strict):
+    """One IR of the model: its files, their sha256 (checked before loading) and what it measured."""
+
     xml: str
     bin: str
     sha256: dict[str, str]                 # {"xml": ..., "bin": ...}
-    scores: dict = Field(default_factory=dict)     # held-out xView2 numbers (satedge evaluate)
-    bench: dict = Field(default_factory=dict)      # throughput measured by satedge bench
+    scores: dict[str, Any] = Field(default_factory=dict)     # held-out xView2 numbers (satedge evaluate)
+    bench: dict[str, Any] = Field(default_factory=dict)      # throughput measured by satedge bench
 
 
 class Manifest(_Strict):
+    """A model folder's `manifest.json`: the contract between training and the satellite."""
+
     name: str
     format: int = 1
     tile: int
@@ -59,13 +68,14 @@ class Manifest(_Strict):
     input: InputSpec
     output: OutputSpec
     default_int8: str = "int8-nncf"
-    training: dict = Field(default_factory=dict)   # command, seed, data, epochs, git revision
+    training: dict[str, Any] = Field(default_factory=dict)   # command, seed, data, epochs, git revision
     precisions: dict[str, PrecisionEntry] = Field(default_factory=dict)
 
-    dir: Path | None = Field(None, exclude=True)
+    dir: Path | None = Field(default=None, exclude=True)
 
     @classmethod
     def load(cls, model_dir: str | Path) -> Manifest:
+        """The manifest of `model_dir`, validated; a missing or malformed one is a `UserError`."""
         model_dir = Path(model_dir)
         path = model_dir / MANIFEST
         try:
@@ -104,6 +114,7 @@ class Manifest(_Strict):
         return self.dir / entry.xml
 
     def save(self) -> Path:
+        """Write `manifest.json` by rename, so a reader never sees half a file."""
         assert self.dir is not None
         path = self.dir / MANIFEST
         tmp = path.with_suffix(".tmp")
@@ -125,6 +136,7 @@ class Manifest(_Strict):
 
 
 def sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MB blocks (an IR can be large)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

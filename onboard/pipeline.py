@@ -21,16 +21,20 @@ exactly one precision, which its summary names.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from onboard import ingest, postprocess
+from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine, SceneJob
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
+from satedge.clock import SimClock
 from satedge.logs import event
 from satedge.protocol import priority
 
@@ -51,16 +55,16 @@ class Swap:
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, reader: ingest.Reader, spool: Spool, telemetry: Telemetry, clock,
-                 *, inbox: Path, quarantine: Path, processed: Path | None, prefetch: int, poll_s: float,
-                 min_class: int, split_m: float, min_area_m2: float):
+    """Three threads from the inbox to the spool; a scene leaves the inbox only once its summary is committed."""
+
+    def __init__(self, engine: Engine, reader: ingest.Reader, spool: Spool, telemetry: Telemetry, clock: SimClock,
+                 ingest_cfg: IngestSection, postprocess_cfg: PostprocessSection, *, min_class: int):
         self.engine = engine
         self.reader, self.spool, self.telemetry, self.clock = reader, spool, telemetry, clock
-        self.inbox, self.quarantine_dir, self.processed = inbox, quarantine, processed
-        self.poll_s = poll_s
-        self.min_class, self.split_m, self.min_area_m2 = min_class, split_m, min_area_m2
-        self.scenes: queue.Queue = queue.Queue(maxsize=prefetch)
-        self.finished: queue.Queue = queue.Queue()
+        self.ingest_cfg, self.postprocess_cfg = ingest_cfg, postprocess_cfg
+        self.min_class = min_class   # in force: the commanded one (kept in the spool), else postprocess_cfg's
+        self.scenes: queue.Queue[ingest.Scene] = queue.Queue(maxsize=ingest_cfg.prefetch)
+        self.finished: queue.Queue[tuple[ingest.Scene, SceneJob] | None] = queue.Queue()
         self.claimed: set[Path] = set()        # files read or in flight: not to be read again
         self.in_flight = 0                     # scenes queued in the engine, not yet spooled
         self._in_flight_lock = threading.Lock()
@@ -78,6 +82,7 @@ class Pipeline:
     # --- control -----------------------------------------------------------
 
     def start(self) -> None:
+        """Start the three threads; the reader takes inbox files oldest first."""
         for thread in self.threads:
             thread.start()
 
@@ -100,9 +105,10 @@ class Pipeline:
         return self.stopping.is_set() and not self._infer_thread.is_alive()
 
     def depth(self) -> int:
+        """Scenes decoded and waiting, plus scenes in the engine (the `queue_depth` gauge)."""
         return self.scenes.qsize() + self.in_flight
 
-    def _guard(self, loop) -> None:
+    def _guard(self, loop: Callable[[], None]) -> None:
         """A thread that dies takes the daemon down with a traceback (a bug), not silently."""
         try:
             loop()
@@ -116,9 +122,9 @@ class Pipeline:
 
     def _read_loop(self) -> None:
         while not self.stopping.is_set():
-            fresh = [p for p in ingest.pending(self.inbox) if p not in self.claimed]
+            fresh = [p for p in ingest.pending(self.ingest_cfg.inbox) if p not in self.claimed]
             if not fresh:
-                self.stopping.wait(self.poll_s)
+                self.stopping.wait(self.ingest_cfg.poll_s)
                 continue
             for path in fresh:
                 if self.stopping.is_set():
@@ -129,11 +135,11 @@ class Pipeline:
         if not path.exists():            # retired by the post thread since the listing
             return
         if self.spool.done(path.name):   # spooled before a crash, not yet retired
-            ingest.retire(path, self.processed)
+            ingest.retire(path, self.ingest_cfg.processed)
             self.telemetry.count("scenes_skipped")
             return
         try:
-            ingest.check_in_inbox(path, self.inbox)
+            ingest.check_in_inbox(path, self.ingest_cfg.inbox)
             scene = self.reader.read(path, arrived=self.clock.now())
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))
@@ -156,7 +162,7 @@ class Pipeline:
 
     def _quarantine(self, path: Path, reason: str) -> None:
         try:
-            target = ingest.quarantine(path, self.quarantine_dir, reason)
+            target = ingest.quarantine(path, self.ingest_cfg.quarantine_dir, reason)
         except FileNotFoundError:
             return
         self.telemetry.count("quarantined")
@@ -176,7 +182,8 @@ class Pipeline:
                 continue
             self._add_in_flight(1)
             pixels, scene.pixels = scene.pixels, None    # queued tiles are copies: free the scene as it goes
-            self.engine.start_scene(pixels, on_done=lambda job, scene=scene: self.finished.put((scene, job)))
+            assert pixels is not None                    # the reader fills them; only this thread drops them
+            self.engine.start_scene(pixels, on_done=functools.partial(self._inferred, scene))
             del pixels
         self.engine.drain()
         self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
@@ -186,6 +193,9 @@ class Pipeline:
             except queue.Empty:
                 break
         self.finished.put(None)
+
+    def _inferred(self, scene: ingest.Scene, job: SceneJob) -> None:
+        self.finished.put((scene, job))
 
     def _add_in_flight(self, n: int) -> None:
         with self._in_flight_lock:
@@ -227,15 +237,16 @@ class Pipeline:
                 self.claimed.discard(scene.path)
 
     def _summarise(self, scene: ingest.Scene, job: SceneJob) -> None:
+        cfg = self.postprocess_cfg
         found = postprocess.buildings(job.stitcher["classes"], job.stitcher["confidence"], scene.crs,
-                                      scene.transform, self.split_m, self.min_area_m2)
+                                      scene.transform, cfg.split_m, cfg.min_area_m2)
         height, width = job.stitcher.height, job.stitcher.width
         body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                         found, model=self.engine.name, precision=job.precision,
                                         raw_bytes=scene.raw_bytes, min_class=self.min_class)
         prio = priority(body["n"])
         seq = self.spool.add(prio, body, source=scene.path.name)
-        ingest.retire(scene.path, self.processed)
+        ingest.retire(scene.path, self.ingest_cfg.processed)
         self.telemetry.tiles_done(job.tiles)
         self.telemetry.count("scenes_out")
         event(log, "scene summarised", scene=scene.id, seq=seq, prio=prio, prec=job.precision,

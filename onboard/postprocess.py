@@ -16,10 +16,15 @@ building its own pixels disagree on is less certain.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import cv2
 import numpy as np
+from affine import Affine
+from cv2.typing import MatLike
+from numpy.typing import NDArray
 from rasterio.crs import CRS
+from rasterio.transform import array_bounds
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
@@ -34,21 +39,21 @@ EARTH_M_PER_DEG = 111_320.0  # metres per degree of latitude, for rasters in deg
 class Buildings:
     """Per building: class 1..4, area m², confidence 0..100, centroid lon/lat."""
 
-    cls: np.ndarray
-    area: np.ndarray
-    conf: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
+    cls: NDArray[np.number[Any]]     # integers; float zeros when there is no building
+    area: NDArray[np.float64]
+    conf: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
 
 
-def label_buildings(classes: np.ndarray, split_px: float) -> tuple[int, np.ndarray]:
+def label_buildings(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32]]:
     """Instance labels (1..n, 0 background) for the building mask, touching buildings split.
 
     Most components hold one seed (or none) and are one building as they are;
     only the few with several seeds are split, each within its bounding box,
     so a scene costs a few whole-image OpenCV passes (~15 ms for 2048², one thread).
     """
-    mask = cv2.compare(classes, 0, cv2.CMP_GT)
+    mask = cv2.compare(classes, 0, cv2.CMP_GT)  # type: ignore[call-overload]  # a scalar src2 works; the stubs want an array
     count, components, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
     radius = int(split_px)
     if count <= 1 or radius < 1:
@@ -64,20 +69,20 @@ def label_buildings(classes: np.ndarray, split_px: float) -> tuple[int, np.ndarr
     seeds_per_component = np.bincount(blob_component[1:], minlength=count)
     n = count - 1
     for component in np.flatnonzero(seeds_per_component > 1):
-        n = _split(components, component, seeds, stats[component], n)
+        n = _split(components, int(component), seeds, stats[component], n)
     return n, components
 
 
-def _nonzero(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nonzero(image: MatLike) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
     """Columns and rows of the non-zero pixels (OpenCV's scan is ~4x faster than numpy's here)."""
     found = cv2.findNonZero(image)
     if found is None:
         return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32)
-    found = found.reshape(-1, 2)
-    return found[:, 0], found[:, 1]
+    points = cast(NDArray[np.int32], found).reshape(-1, 2)   # OpenCV's points are int32 [N, 1, 2]
+    return points[:, 0], points[:, 1]
 
 
-def _split(labels: np.ndarray, component: int, seeds: np.ndarray, stat: np.ndarray, n: int) -> int:
+def _split(labels: NDArray[np.int32], component: int, seeds: MatLike, stat: NDArray[np.int32], n: int) -> int:
     """Every pixel of `component` joins its nearest seed of that component; new buildings get n+1, n+2, ...
 
     Labels are changed in place; returns the new number of buildings.
@@ -96,15 +101,17 @@ def _split(labels: np.ndarray, component: int, seeds: np.ndarray, stat: np.ndarr
     return n + len(groups) - 1
 
 
-def pixel_area_m2(crs: CRS, transform, lat: float) -> float:
+def pixel_area_m2(crs: CRS, transform: Affine, lat: float) -> float:
     """Ground area of one pixel, in projected units or, for a raster in degrees, near `lat`."""
     area = abs(transform.a * transform.e - transform.b * transform.d)
     if crs.is_geographic:
-        return area * EARTH_M_PER_DEG ** 2 * np.cos(np.radians(lat))
-    return area * crs.linear_units_factor[1] ** 2
+        shrink: float = np.cos(np.radians(lat))   # a degree of longitude, relative to one of latitude
+        return area * EARTH_M_PER_DEG ** 2 * shrink
+    metres_per_unit: float = crs.linear_units_factor[1]
+    return area * metres_per_unit ** 2
 
 
-def buildings(classes: np.ndarray, confidence: np.ndarray, crs: CRS, transform,
+def buildings(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
               split_m: float, min_area_m2: float) -> Buildings:
     """Every building of a scene (classes: u8 `[H, W]`, confidence: each pixel's winning probability)."""
     height, width = classes.shape
@@ -134,15 +141,15 @@ def buildings(classes: np.ndarray, confidence: np.ndarray, crs: CRS, transform,
     return Buildings(cls[keep], area[keep], conf[keep] * 100, np.asarray(lon)[keep], np.asarray(lat)[keep])
 
 
-def _bounds(transform, height: int, width: int) -> tuple[float, float, float, float]:
-    x0, y0 = transform @ (0, 0)
-    x1, y1 = transform @ (width, height)
+def _bounds(transform: Affine, height: int, width: int) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a raster, whichever way its rows run."""
+    x0, y0, x1, y1 = array_bounds(height, width, transform)
     return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 
-def summary_body(scene_id: str, acquired: float, crs: CRS, transform, height: int, width: int,
+def summary_body(scene_id: str, acquired: float, crs: CRS, transform: Affine, height: int, width: int,
                  found: Buildings, *, model: str, precision: str, raw_bytes: int,
-                 min_class: int) -> dict:
+                 min_class: int) -> dict[str, Any]:
     """The summary `body` of docs/protocol.md for one scene."""
     lon0, lat0, lon1, lat1 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))
     counts = [int((found.cls == c).sum()) for c in range(1, DAMAGE_CLASSES + 1)]

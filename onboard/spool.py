@@ -19,9 +19,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgpack
 
@@ -40,9 +42,11 @@ CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL,
 
 @dataclass(frozen=True)
 class Spooled:
+    """A summary as the spool hands it to the downlink: its `seq` is what the ground acks."""
+
     seq: int
     prio: int
-    body: dict
+    body: dict[str, Any]
 
 
 class Spool:
@@ -64,11 +68,12 @@ class Spool:
             raise UserError(f"cannot open spool {self.path}: {exc}") from None
 
     def close(self) -> None:
+        """Close the database; whatever is committed stays for the next run."""
         with self._lock:
             self.db.close()
 
     @contextmanager
-    def _transaction(self):
+    def _transaction(self) -> Iterator[None]:
         """One atomic, fsync'd write (the connection autocommits otherwise)."""
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
@@ -90,10 +95,12 @@ class Spool:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     def get(self, key: str, default: int = 0) -> int:
+        """A number kept in the spool across restarts (`default` if never set)."""
         with self._lock:
             return self._get(key, default)
 
     def set(self, key: str, value: int | str) -> None:
+        """Keep `value` under `key`, committed before this returns."""
         with self._transaction():
             self._set(key, value)
 
@@ -105,6 +112,7 @@ class Spool:
 
     @property
     def last_cmd(self) -> int:
+        """The highest command id executed: anything at or below it is a replay."""
         return self.get("last_cmd", 0)
 
     # --- summaries ---------------------------------------------------------
@@ -114,7 +122,7 @@ class Spool:
         with self._lock:
             return self.db.execute("SELECT 1 FROM sources WHERE name = ?", (source,)).fetchone() is not None
 
-    def add(self, prio: int, body: dict, source: str | None = None) -> int | None:
+    def add(self, prio: int, body: dict[str, Any], source: str | None = None) -> int | None:
         """Commit a summary (made from the file named `source`) and return its new `seq`.
 
         None if the full spool had to refuse it; `source` is recorded either way.
@@ -150,7 +158,7 @@ class Spool:
             cur = self.db.executemany("DELETE FROM summaries WHERE seq = ?", [(int(s),) for s in seqs])
             return cur.rowcount
 
-    def next_batch(self, exclude: set[int], limit: int = 64) -> list[Spooled]:
+    def next_batch(self, exclude: Collection[int], limit: int = 64) -> list[Spooled]:
         """The most urgent summaries not in `exclude` (in flight): lowest prio, then oldest."""
         with self._lock:
             rows = self.db.execute("SELECT seq, prio, body FROM summaries ORDER BY prio, seq "
@@ -182,6 +190,7 @@ class Spool:
         return [(i, bool(ok), detail) for i, ok, detail in rows]
 
     def result_sent(self, cmd_id: int) -> None:
+        """Forget a command result once it has gone out in a frame."""
         with self._transaction():
             self.db.execute("DELETE FROM results WHERE id = ?", (cmd_id,))
 
@@ -194,7 +203,8 @@ def spooled_count(path: Path) -> int:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
         try:
-            return db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
+            count: int = db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
+            return count
         finally:
             db.close()
     except sqlite3.OperationalError as exc:

@@ -13,8 +13,10 @@ where a better tile exists.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 CHANNELS = 6
 F16_TINY = np.finfo(np.float16).tiny
@@ -40,12 +42,15 @@ def _cuts(starts: list[int], tile: int, size: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Tile:
+    """Where a tile is cut (`y`, `x`: its top-left) and the span of the scene its output is kept for."""
+
     y: int
     x: int
     own: tuple[int, int, int, int]   # y0, y1, x0, x1 in scene coordinates
 
 
 def grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
+    """Every tile of a `height` x `width` scene, row by row; together they own each pixel exactly once."""
     ys, xs = positions(height, tile, overlap), positions(width, tile, overlap)
     tiles = []
     for y, (y0, y1) in zip(ys, _cuts(ys, tile, height)):
@@ -54,7 +59,7 @@ def grid(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     return tiles
 
 
-def stack(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+def stack(pre: NDArray[np.uint8], post: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """`[6, H, W]` u8 from HxWx3 pre and post images (the xBD PNGs are read that way)."""
     if pre.shape != post.shape or pre.ndim != 3 or pre.shape[2] != 3:
         raise ValueError(f"pre {pre.shape} and post {post.shape} must both be HxWx3")
@@ -64,7 +69,7 @@ def stack(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
     return both
 
 
-def pad_to(scene: np.ndarray, tile: int) -> np.ndarray:
+def pad_to(scene: NDArray[np.uint8], tile: int) -> NDArray[np.uint8]:
     """Pad a `[C, H, W]` scene smaller than a tile (reflect), so every tile is full."""
     h, w = scene.shape[1:]
     if h >= tile and w >= tile:
@@ -72,7 +77,7 @@ def pad_to(scene: np.ndarray, tile: int) -> np.ndarray:
     return np.pad(scene, ((0, 0), (0, max(0, tile - h)), (0, max(0, tile - w))), mode="reflect")
 
 
-def cut(scene: np.ndarray, tiles: list[Tile], tile: int) -> np.ndarray:
+def cut(scene: NDArray[np.uint8], tiles: list[Tile], tile: int) -> NDArray[np.uint8]:
     """`[N, 6, tile, tile]` u8 model input: the tiles of a padded `[6, H, W]` scene (slices, no transpose)."""
     return np.stack([scene[:, t.y:t.y + tile, t.x:t.x + tile] for t in tiles])
 
@@ -82,7 +87,7 @@ class Layer:
     """One scene-sized map a stitcher fills: `channels` planes (0: a single `[H, W]` plane) of `dtype`."""
 
     channels: int
-    dtype: type
+    dtype: type[np.generic]
 
 
 class Stitcher:
@@ -91,10 +96,11 @@ class Stitcher:
     def __init__(self, height: int, width: int, layers: dict[str, Layer]):
         self.height, self.width = height, width
         ph, pw = max(height, 1), max(width, 1)
-        self.maps = {name: np.zeros(((layer.channels,) if layer.channels else ()) + (ph, pw), dtype=layer.dtype)
-                     for name, layer in layers.items()}
+        self.maps: dict[str, NDArray[Any]] = {   # each in its layer's dtype
+            name: np.zeros(((layer.channels,) if layer.channels else ()) + (ph, pw), dtype=layer.dtype)
+            for name, layer in layers.items()}
 
-    def put(self, t: Tile, outputs: dict[str, np.ndarray]) -> None:
+    def put(self, t: Tile, outputs: dict[str, NDArray[Any]]) -> None:
         """`outputs[name]`: this tile's `[C, tile, tile]` (or `[tile, tile]`) values of each layer."""
         y0, y1, x0, x1 = t.own
         y1, x1 = min(y1, self.height), min(x1, self.width)
@@ -107,5 +113,5 @@ class Stitcher:
                 owned = np.where(owned < F16_TINY, 0, owned)
             target[..., y0:y1, x0:x1] = owned
 
-    def __getitem__(self, name: str) -> np.ndarray:
+    def __getitem__(self, name: str) -> NDArray[Any]:
         return self.maps[name]

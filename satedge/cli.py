@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 from satedge import __version__, logs
 from satedge.errors import UserError
@@ -18,6 +19,8 @@ from satedge.errors import UserError
 
 @dataclass(frozen=True)
 class Command:
+    """A subcommand: the module that implements it, imported only when it is the one chosen."""
+
     module: str
     help: str
 
@@ -26,6 +29,7 @@ COMMANDS: dict[str, Command] = {}
 
 
 def register(name: str, module: str, help: str) -> None:
+    """Add a subcommand; nothing is imported until it is chosen."""
     COMMANDS[name] = Command(module, help)
 
 
@@ -36,7 +40,7 @@ register("sweep", "training.sweep", "learning-rate x optimizer sweep, scored by 
 register("evaluate", "training.evaluate", "xView2 score of a checkpoint or an IR on full scenes")
 register("export", "training.export", "export a checkpoint to OpenVINO IR (FP32 and FP16) with its manifest")
 register("quantize", "training.quantize", "INT8 quantization of an exported model with NNCF or INC")
-register("bench", "training.bench", "the performance table: PyTorch, OpenVINO FP32/FP16/INT8, the daemon, side by side")
+register("bench", "bench", "the performance table: PyTorch, OpenVINO FP32/FP16/INT8, the daemon, side by side")
 register("onboard", "onboard.cli", "run the satellite daemon")
 register("ground", "ground.cli", "run the ground station")
 register("command", "ground.command", "queue an uplink command for the satellites")
@@ -50,12 +54,12 @@ register("keys", "satedge.keys", "make CURVE key pairs for the ground station an
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
 
-    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+    def error(self, message: str) -> NoReturn:  # noqa: D102 - argparse hook
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_options() -> OneLineParser:
+    common = OneLineParser(add_help=False)
     common.add_argument("--log-format", choices=("text", "json"), default=None,
                         help="text lines (default) or JSON lines; env SATEDGE_LOG_FORMAT")
     common.add_argument("--log-level", default=None,
@@ -72,6 +76,7 @@ def _chosen(argv: list[str]) -> str | None:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The whole command line; only the subcommand named in `argv` imports its module."""
     parser = OneLineParser(prog="satedge", description="Onboard damage assessment for Earth-observation satellites.")
     parser.add_argument("--version", action="version", version=f"satedge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -87,6 +92,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; a `UserError` is one line on stderr and exit status 2, never a traceback."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(argv)
     args = parser.parse_args(argv)

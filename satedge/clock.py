@@ -14,10 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from satedge.config import ClockSection
 
 
 @dataclass(frozen=True)
 class SimClock:
+    """One run's simulated time, read from the monotonic clock so a wall-clock step cannot make it jump."""
+
     epoch: float
     start: float
     speedup: float = 1.0
@@ -31,7 +37,7 @@ class SimClock:
         object.__setattr__(self, "_born", now)
 
     @classmethod
-    def from_config(cls, clock, waiting: Callable[[], None] | None = None) -> SimClock:
+    def from_config(cls, clock: ClockSection, waiting: Callable[[], None] | None = None) -> SimClock:
         """From a `ClockSection`; unset `epoch`/`start` mean now (or the shared `start_file`).
 
         With `await_start`, blocks until another process writes `start_file`,

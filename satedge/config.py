@@ -16,11 +16,14 @@ from __future__ import annotations
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
+import tomli_w
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from satedge.errors import UserError
 from satedge.vocabulary import unix_seconds
@@ -47,27 +50,32 @@ UnixTime = Annotated[float, BeforeValidator(_unix_seconds)]
 class ClockSection(Section):
     """Simulated time (docs/architecture.md): unset epoch/start mean "now" at process start."""
 
+    # Defaults are passed as `default=`: type checkers see a positional one as no default at all.
     epoch: UnixTime | None = None
-    start: UnixTime | None = Field(None, description="wall-clock Unix time at which sim time equals epoch")
-    start_file: Path | None = Field(None, description="where processes on separate hosts share `start`: "
+    start: UnixTime | None = Field(default=None, description="wall-clock Unix time at which sim time equals epoch")
+    start_file: Path | None = Field(default=None, description="where processes on separate hosts share `start`: "
                                     "the first to start writes it, the others read it")
-    await_start: bool = Field(False, description="wait for start_file to be written by the process that "
+    await_start: bool = Field(default=False, description="wait for start_file to be written by the process that "
                               "starts the run (`satedge mission control`) instead of writing it")
-    end_file: Path | None = Field(None, description="the run is over when this file is marked (by `satedge "
-                                  "mission control`): daemons and the camera stop cleanly")
-    speedup: float = Field(1.0, gt=0)
+    end_file: Path | None = Field(default=None, description="the run is over when this file is marked (by "
+                                  "`satedge mission control`): daemons and the camera stop cleanly")
+    speedup: float = Field(default=1.0, gt=0)
 
 
 class SecuritySection(Section):
+    """CURVE or nothing; `none` exists for tests and warns at start."""
+
     mode: Literal["curve", "none"] = "curve"
     keys_dir: Path = Path("keys")
 
 
 class LogSection(Section):
+    """Console format and level; `file` is the JSON-lines record other processes read."""
+
     format: Literal["text", "json"] = "text"
     level: Literal["debug", "info", "warning", "error"] = "info"
-    status_interval_s: float = Field(10.0, gt=0, description="wall seconds between status lines")
-    file: Path | None = Field(None, description="also append every event to this file as JSON lines "
+    status_interval_s: float = Field(default=10.0, gt=0, description="wall seconds between status lines")
+    file: Path | None = Field(default=None, description="also append every event to this file as JSON lines "
                               "(what `satedge mission control` reads of a satellite on another host)")
 
 
@@ -76,15 +84,18 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
-    source: Path | None = Field(None, exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
 
-    def effective(self) -> dict:
+    def effective(self) -> dict[str, Any]:
         """The configuration as the process sees it, for `--check-config`."""
         return self.model_dump(mode="json", exclude={"source"})
 
 
+C = TypeVar("C", bound=Config)
+
+
 def _section_types(config_cls: type[Config]) -> dict[str, type[Section]]:
-    sections = {}
+    sections: dict[str, type[Section]] = {}
     for name, field in config_cls.model_fields.items():
         if isinstance(field.annotation, type) and issubclass(field.annotation, Section):
             sections[name] = field.annotation
@@ -111,7 +122,7 @@ def _env_value(raw: str, annotation: Any) -> Any:
         return raw
 
 
-def _read_file(path: Path) -> dict:
+def _read_file(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
@@ -125,7 +136,7 @@ def _read_file(path: Path) -> dict:
         raise UserError(f"{path}: not valid TOML: not UTF-8 text") from None
 
 
-def _resolve_paths(data: dict, sections: dict[str, type[Section]], base: Path) -> None:
+def _resolve_paths(data: dict[str, Any], sections: dict[str, type[Section]], base: Path) -> None:
     for name, values in data.items():
         section = sections.get(name)
         if section is None or not isinstance(values, dict):
@@ -136,7 +147,7 @@ def _resolve_paths(data: dict, sections: dict[str, type[Section]], base: Path) -
                 values[key] = str(base / value)
 
 
-def _describe(error: dict, origin: str) -> str:
+def _describe(error: ErrorDetails, origin: str) -> str:
     loc = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{origin}: unknown key '{loc}'"
@@ -146,9 +157,10 @@ def _describe(error: dict, origin: str) -> str:
     return f"{origin}: {loc}: {message}{shown}" if loc else f"{origin}: {message}"
 
 
-def load(config_cls: type[Config], path: str | Path | None = None,
-         environ: typing.Mapping[str, str] | None = None, overrides: dict | None = None) -> Config:
-    """Load, override and validate one process's configuration."""
+def load(config_cls: type[C], path: str | Path | None = None,
+         environ: typing.Mapping[str, str] | None = None,
+         overrides: Mapping[str, Mapping[str, Any]] | None = None) -> C:
+    """Load, override and validate one process's configuration, typed as the class asked for."""
     environ = os.environ if environ is None else environ
     sections = _section_types(config_cls)
     data: dict[str, Any] = {}
@@ -176,21 +188,17 @@ def load(config_cls: type[Config], path: str | Path | None = None,
         raise UserError(f"{origin}: {exc}") from None
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
+def _toml_ready(value: Any) -> Any:
+    """What tomli_w can write: Paths as text, None (unset) left out of tables."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: _toml_ready(v) for key, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return [_toml_ready(v) for v in value]
+    return value
 
 
-def to_toml(sections: dict[str, dict]) -> str:
+def to_toml(sections: dict[str, dict[str, Any]]) -> str:
     """A configuration file from `{section: {key: value}}` (scalars and lists; None means unset)."""
-    lines = []
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {_toml_value(v)}" for key, v in values.items() if v is not None]
-        lines.append("")
-    return "\n".join(lines)
+    return tomli_w.dumps({name: _toml_ready(values) for name, values in sections.items()})

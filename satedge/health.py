@@ -9,6 +9,7 @@ fresher than three status intervals and the database takes a write lock
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -17,10 +18,11 @@ from pathlib import Path
 
 
 def heartbeat_path(database: Path) -> Path:
+    """Beside the database, so a probe needs to know only the daemon's store."""
     return Path(str(database) + ".health")
 
 
-def beat(path: Path, status: dict) -> None:
+def beat(path: Path, status: dict[str, object]) -> None:
     """Write the heartbeat atomically (rename), so a probe never reads half a file."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps({"wall": time.time(), **status}, default=str))
@@ -53,6 +55,7 @@ def writable(database: Path) -> tuple[bool, str]:
 
 
 def healthy(path: Path, max_age_s: float) -> tuple[bool, str]:
+    """Whether the heartbeat is fresh enough: a loop that stopped beating is dead even if its process lives."""
     try:
         status = json.loads(path.read_text())
         age = time.time() - float(status["wall"])
@@ -63,7 +66,8 @@ def healthy(path: Path, max_age_s: float) -> tuple[bool, str]:
     return True, f"alive ({age:.1f} s ago)"
 
 
-def add_argument(parser) -> None:
+def add_argument(parser: argparse.ArgumentParser) -> None:
+    """`--health`, the same flag on every daemon so one container health check fits all."""
     parser.add_argument("--health", action="store_true",
                         help="exit 0 if the running daemon's heartbeat is fresh (container health checks)")
 

@@ -20,9 +20,13 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import zmq
 import zmq.auth
+
+if TYPE_CHECKING:
+    from zmq.auth.thread import ThreadAuthenticator
 
 from satedge.errors import UserError
 from satedge.logs import event
@@ -90,24 +94,34 @@ def _load(path: Path, secret: bool) -> tuple[bytes, bytes | None]:
         raise UserError(f"cannot read CURVE {kind} key {path}: {exc}") from None
 
 
-def ground_secret(keys_dir: Path) -> tuple[bytes, bytes]:
-    public, secret = _load(Path(keys_dir) / f"{GROUND}.key_secret", True)
+def _load_pair(path: Path) -> tuple[bytes, bytes]:
+    public, secret = _load(path, True)
+    if secret is None:
+        raise UserError(f"cannot read CURVE secret key {path}: the file holds no secret key")
     return public, secret
 
 
+def ground_secret(keys_dir: Path) -> tuple[bytes, bytes]:
+    """The ground's (public, secret) pair: only the station's own host holds it."""
+    return _load_pair(Path(keys_dir) / f"{GROUND}.key_secret")
+
+
 def ground_public(keys_dir: Path) -> bytes:
+    """The key every satellite pins as its server key."""
     return _load(Path(keys_dir) / f"{GROUND}.key", False)[0]
 
 
 def satellite_secret(keys_dir: Path, sat_id: str) -> tuple[bytes, bytes]:
-    return _load(Path(keys_dir) / SATELLITES / f"{sat_id}.key_secret", True)
+    """A satellite's own (public, secret) pair: the only one that goes on board."""
+    return _load_pair(Path(keys_dir) / SATELLITES / f"{sat_id}.key_secret")
 
 
 def allow_list_dir(keys_dir: Path) -> Path:
+    """The folder of satellite public keys the ground admits."""
     return Path(keys_dir) / SATELLITES
 
 
-def secure_client(socket: zmq.Socket, keys_dir: Path, sat_id: str) -> None:
+def secure_client(socket: zmq.Socket[bytes], keys_dir: Path, sat_id: str) -> None:
     """Make `socket` a CURVE client that trusts only the ground's key."""
     public, secret = satellite_secret(keys_dir, sat_id)
     socket.curve_publickey = public
@@ -115,7 +129,7 @@ def secure_client(socket: zmq.Socket, keys_dir: Path, sat_id: str) -> None:
     socket.curve_serverkey = ground_public(keys_dir)
 
 
-def start_authenticator(context: zmq.Context, keys_dir: Path):
+def start_authenticator(context: zmq.Context[zmq.Socket[bytes]], keys_dir: Path) -> ThreadAuthenticator:
     """ZAP handler that admits only the satellites whose public keys are in the allow-list."""
     from zmq.auth.thread import ThreadAuthenticator
 
@@ -125,7 +139,7 @@ def start_authenticator(context: zmq.Context, keys_dir: Path):
     return auth
 
 
-def secure_server(socket: zmq.Socket, keys_dir: Path) -> None:
+def secure_server(socket: zmq.Socket[bytes], keys_dir: Path) -> None:
     """Make `socket` the CURVE server with the ground's pair (the allow-list is `start_authenticator`'s)."""
     public, secret = ground_secret(keys_dir)
     socket.curve_secretkey = secret
@@ -153,7 +167,8 @@ def _run_claimed(keys_dir: Path, command: list[str]) -> int:
     return 1  # not reached: exec replaced the process
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`satedge keys`: make pairs, or claim a free id and run a command under it."""
     parser.add_argument("--out", type=Path, required=True, help="folder to write the keys to")
     parser.add_argument("--satellites", nargs="+", default=["sat-1"], metavar="ID",
                         help="satellite ids to make pairs for (default: sat-1)")
@@ -165,7 +180,8 @@ def add_arguments(parser) -> None:
                              "in SATEDGE_SATELLITE_ID; the id is free again when COMMAND ends")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Make the pairs asked for, keeping existing ones (a satellite's identity outlives a re-run)."""
     if args.claim is not None:
         return _run_claimed(args.out, args.claim)
     satellites = args.satellites

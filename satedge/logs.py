@@ -13,7 +13,9 @@ import time
 
 
 class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+    """One line for a person: time, level, logger, message, then `key=value` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:  # noqa: D102 - logging.Formatter's hook
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         fields = getattr(record, "fields", None) or {}
         tail = "".join(f" {k}={v}" for k, v in fields.items())
@@ -24,7 +26,9 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+    """One JSON object per line with the fields at top level: what other processes parse."""
+
+    def format(self, record: logging.LogRecord) -> str:  # noqa: D102 - logging.Formatter's hook
         event = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
@@ -37,7 +41,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str)
 
 
-def setup(fmt: str | None = None, level: str | None = None, file: str | os.PathLike | None = None) -> None:
+def setup(fmt: str | None = None, level: str | None = None, file: str | os.PathLike[str] | None = None) -> None:
     """Configure the root logger once per process (CLI flag, else env, else text/info).
 
     `file` (else env SATEDGE_LOG_FILE) also gets every event as JSON lines,
@@ -66,6 +70,6 @@ def setup(fmt: str | None = None, level: str | None = None, file: str | os.PathL
     root.setLevel(level.upper())
 
 
-def event(logger: logging.Logger, msg: str, level: int = logging.INFO, **fields) -> None:
+def event(logger: logging.Logger, msg: str, level: int = logging.INFO, **fields: object) -> None:
     """Log one event with structured fields."""
     logger.log(level, msg, extra={"fields": fields})

@@ -26,28 +26,33 @@ MAX_BODY_DEPTH = 16
 MAX_FRAME_BYTES = 1 << 20
 
 # Message types and the keys each must carry, with their Python types.
-INT = (int,)
-NUM = (int, float)
-STR = (str,)
-BOOL = (bool,)
-LIST = (list,)
-MAP = (dict,)
+Types = tuple[type, ...]
+Schema = dict[str, dict[str, Types]]
+# A decoded frame: a msgpack map whose keys `decode` checked against the schema (values are msgpack's).
+Message = dict[str, Any]
 
-GROUND_TO_SAT: dict[str, dict[str, tuple]] = {
+INT: Types = (int,)
+NUM: Types = (int, float)
+STR: Types = (str,)
+BOOL: Types = (bool,)
+LIST: Types = (list,)
+MAP: Types = (dict,)
+
+GROUND_TO_SAT: Schema = {
     "aos": {"win": INT, "until": NUM},
     "credit": {"win": INT, "bytes": INT},
     "los": {"win": INT},
     "ack": {"seqs": LIST},
     "cmd": {"id": INT, "name": STR, "args": MAP},
 }
-SAT_TO_GROUND: dict[str, dict[str, tuple]] = {
+SAT_TO_GROUND: Schema = {
     "hello": {"sat": STR, "model": STR, "prec": STR, "spooled": INT, "last_cmd": INT},
     "summary": {"seq": INT, "prio": INT, "body": MAP},
     "cmd_result": {"id": INT, "ok": BOOL, "detail": STR},
     "telemetry": {},
 }
 
-BODY_KEYS: dict[str, tuple] = {
+BODY_KEYS: dict[str, Types] = {
     "scene": STR, "acq": NUM, "bbox": LIST, "model": STR, "prec": STR,
     "raw": INT, "n": LIST, "b": LIST,
 }
@@ -69,18 +74,22 @@ class UnknownType(FrameError):
 
 def encode(t: str, ts: float, **keys: Any) -> bytes:
     """One frame: a msgpack map with `v`, `t`, `ts` and the type's keys."""
-    return msgpack.packb({"v": VERSION, "t": t, "ts": float(ts), **keys}, use_bin_type=True)
+    frame: bytes = msgpack.packb({"v": VERSION, "t": t, "ts": float(ts), **keys}, use_bin_type=True)
+    return frame
 
 
-def _is(value: Any, types: tuple) -> bool:
+def _is(value: Any, types: Types) -> bool:
     # bool is an int in Python; an int field must not accept True.
     if types is INT or types is NUM:
-        return isinstance(value, types) and not isinstance(value, bool) and (
-            math.isfinite(value) if isinstance(value, float) else INT_MIN <= value <= INT_MAX)
+        if isinstance(value, bool) or not isinstance(value, types):
+            return False
+        if isinstance(value, float):
+            return math.isfinite(value)
+        return isinstance(value, int) and INT_MIN <= value <= INT_MAX
     return isinstance(value, types)
 
 
-def decode(frame: bytes, accept: dict[str, dict[str, tuple]]) -> dict:
+def decode(frame: bytes, accept: Schema) -> Message:
     """Parse and validate one frame against the types this side accepts.
 
     Raises `FrameError` (malformed: drop and count) or `UnknownType` (a v1
@@ -124,7 +133,7 @@ def decode(frame: bytes, accept: dict[str, dict[str, tuple]]) -> dict:
     return msg
 
 
-def validate_body(body: dict) -> None:
+def validate_body(body: dict[str, Any]) -> None:
     """Check a summary body against docs/protocol.md; raise `FrameError` if it does not keep to it."""
     for key, types in BODY_KEYS.items():
         if key not in body or not _is(body[key], types):
@@ -141,7 +150,7 @@ def validate_body(body: dict) -> None:
     _check_storable(body)
 
 
-def _check_storable(body: dict) -> None:
+def _check_storable(body: dict[str, Any]) -> None:
     """Unknown keys are allowed, but the ground stores the body as JSON: no bytes, no deep nesting."""
     pending = [(body, 1)]
     while pending:
@@ -171,4 +180,5 @@ def priority(counts: list[int]) -> int:
 
 
 def micro_degrees(value: float) -> int:
+    """Degrees as the integer micro-degrees of a building's offset (`dlon`, `dlat`)."""
     return int(round(value * 1e6))

@@ -36,6 +36,7 @@ PRE_EVENT_DAYS = 60
 
 
 def utm_epsg(lat: float, lon: float) -> int:
+    """EPSG code of the WGS84 UTM zone holding (lat, lon) in degrees: 326xx north of the equator, 327xx south."""
     zone = int((lon + 180) // 6) + 1
     return (32600 if lat >= 0 else 32700) + zone
 
@@ -62,6 +63,7 @@ def scenario_specs(scenario: ScenarioSection, epoch: float) -> list[SceneSpec]:
 
 
 def staged_path(config: CameraConfig, spec: SceneSpec) -> Path:
+    """Where `prepare` stages a scene's post GeoTIFF until `feed` moves it, under the same name, into the inbox."""
     return config.camera.staging / "geotiff" / f"{spec.stem}_post_disaster.tif"
 
 
@@ -112,6 +114,7 @@ def feed(config: CameraConfig, clock: SimClock, specs: list[SceneSpec], stop=lam
 
 
 def add_arguments(parser) -> None:
+    """Options of `satedge camera`: the scenario file, `--prepare` (stage only) and `--check-config`."""
     parser.add_argument("--config", type=Path, default=None, help="scenario TOML (default: built-in)")
     parser.add_argument("--prepare", action="store_true",
                         help="only make the reference mosaic, ground truth and staged scenes, then exit")
@@ -119,6 +122,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Stage the scenes once, then feed them at their acquisition times until done, SIGTERM or the run's end."""
     import json
     import signal
 

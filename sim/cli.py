@@ -13,6 +13,7 @@ from sim.config import DEFAULT_SCENARIO, SimConfig
 
 
 def add_arguments(parser) -> None:
+    """Options of `satedge sim`: the scenario file and overrides of its duration, speedup and run folder."""
     parser.add_argument("--config", type=Path, default=DEFAULT_SCENARIO,
                         help=f"scenario file (default: {DEFAULT_SCENARIO.name}, documented there)")
     parser.add_argument("--duration", type=float, default=None, metavar="SIM_SECONDS",
@@ -36,6 +37,7 @@ def _status_line():
 
 
 def run(args) -> int:
+    """Run the scenario and its processes, print summary.md; exit code 1 unless every acquired scene arrived."""
     from sim.run import simulate
 
     overrides = {}

@@ -22,6 +22,8 @@ DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
 
 class ScenarioSection(Section):
+    """The disaster and the satellite's passes over it: where, how many orbits and scenes, when (sim seconds)."""
+
     disaster: Literal["flood", "wildfire", "earthquake", "hurricane"] = "hurricane"
     seed: int = Field(7, ge=0)
     orbits: int = Field(3, ge=1, le=1000, description="orbits over the disaster area with acquisitions")
@@ -42,6 +44,8 @@ class ScenarioSection(Section):
 
 
 class CameraSection(Section):
+    """Where the camera keeps the staged post scenes and the ground truth, out of the daemon's sight."""
+
     staging: Path = Path("data/staging")
     truth: Path = Path("data/truth")
 
@@ -64,6 +68,8 @@ class CameraConfig(Config):
 
 
 class SimConfig(Config):
+    """`satedge sim`: a scenario and every process's sections; the precision schedule must end by the last orbit."""
+
     clock: ClockSection = ClockSection(speedup=100.0)
     security: SecuritySection = SecuritySection()
     scenario: ScenarioSection = ScenarioSection()

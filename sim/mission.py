@@ -24,6 +24,7 @@ from ground import store as ground_store
 from onboard.spool import spooled_count
 from satedge.clock import SimClock
 from satedge.logs import event
+from satedge.processes import read_events
 from sim.config import SimConfig
 from sim.roles import SatelliteFiles
 
@@ -34,6 +35,8 @@ ALL_DELIVERED = "every acquired scene delivered"
 
 @dataclass(frozen=True)
 class Progress:
+    """Where a run stands, counted from files: scenes expected, acquired, stored, still spooled."""
+
     expected: int
     acquired: int
     delivered: int
@@ -43,6 +46,8 @@ class Progress:
 
 @dataclass
 class Mission:
+    """One scenario's run, seen through its files; `satellites` is looked up each time it is needed."""
+
     config: SimConfig
     clock: SimClock
     store: Path
@@ -53,6 +58,7 @@ class Mission:
     # ---- what the scenario says ------------------------------------------------
 
     def scenes_per_satellite(self) -> int:
+        """Every satellite acquires a strip of scenes on each orbit."""
         return self.config.scenario.orbits * self.config.scenario.scenes_per_orbit
 
     def drain_end(self) -> float:
@@ -85,6 +91,7 @@ class Mission:
     # ---- progress ------------------------------------------------------------------
 
     def progress(self) -> Progress:
+        """Counts from the staging folders, the ground store and the spools, now."""
         sats = self.satellites()
         expected = self.scenes_per_satellite() * len(sats)
         staged = sum(1 for sat in sats for _ in (sat.staging / "geotiff").glob("*_post_disaster.tif"))
@@ -95,8 +102,11 @@ class Mission:
 
     def conduct(self, status: Callable[[str], None], stopped: Callable[[], str | None] = lambda: None,
                 duration: float | None = None) -> str:
-        """Uplink the schedule and watch until every scene is delivered, the drain time is over,
-        `duration` (sim seconds) has passed or `stopped()` gives a reason; return why it ended."""
+        """Uplink the schedule and watch the run; return why it ended.
+
+        It ends when every scene is delivered, the drain time is over, `duration`
+        (sim seconds) has passed, or `stopped()` gives a reason.
+        """
         s = self.config.scenario
         end = self.clock.epoch + duration if duration is not None else self.drain_end()
         interval = self.config.log.status_interval_s
@@ -183,24 +193,8 @@ class Mission:
         return summary
 
 
-def read_events(path: Path) -> list[dict]:
-    """The JSON-lines events of a `log.file` (a line being written, or not JSON, is skipped)."""
-    events = []
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return events
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            events.append(record)
-    return events
-
-
 def render_summary(s: dict) -> str:
+    """The summary as the Markdown `satedge sim` prints and writes to summary.md."""
     lines = ["# Simulation summary", "", f"Ended: {s['ended']}.", "",
              "| | |", "| --- | --- |",
              f"| satellites | {len(s['satellites'])} ({', '.join(s['satellites'])}) |",

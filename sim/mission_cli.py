@@ -37,6 +37,7 @@ START_LEAD_S = 2.0   # wall seconds between writing the start and sim time reach
 
 
 def add_arguments(parser) -> None:
+    """One subcommand per part; each takes the scenario file."""
     parts = parser.add_subparsers(dest="part", metavar="PART", required=True)
     ground = parts.add_parser("ground", help="write the ground station's configuration for the scenario")
     ground.add_argument("--out", type=Path, required=True, help="the configuration file to write")
@@ -57,6 +58,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Load the scenario (file, then environment) and run the chosen part."""
     config = satedge_config.load(SimConfig, args.config)
     return {"ground": _ground, "satellite": _satellite, "control": _control}[args.part](config, args)
 

@@ -40,38 +40,47 @@ class SatelliteFiles:
 
     @property
     def inbox(self) -> Path:
+        """Where the camera drops scenes and the daemon reads them."""
         return self.dir / "inbox"
 
     @property
     def reference(self) -> Path:
+        """The pre-event mosaic the daemon reads windows from."""
         return self.dir / "reference.tif"
 
     @property
     def staging(self) -> Path:
+        """Scenes made but not yet acquired, out of the daemon's sight."""
         return self.dir / "staging"
 
     @property
     def truth(self) -> Path:
+        """The scenes' ground truth (xBD layout), for scoring only."""
         return self.dir / "truth"
 
     @property
     def spool(self) -> Path:
+        """The daemon's spool (SQLite)."""
         return self.dir / "spool.sqlite"
 
     @property
     def events(self) -> Path:
+        """The daemon's structured events (`log.file`), read by mission control."""
         return self.dir / "events.jsonl"
 
     @property
     def onboard_config(self) -> Path:
+        """The daemon's configuration."""
         return self.dir / "onboard.toml"
 
     @property
     def camera_config(self) -> Path:
+        """The camera feed's configuration."""
         return self.dir / "camera.toml"
 
     @property
     def prepared(self) -> bool:
+        """Whether its scenes are staged and its configuration written."""
         return self.onboard_config.exists()
 
 

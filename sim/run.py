@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +22,7 @@ from satedge.clock import SimClock
 from satedge.config import to_toml
 from satedge.errors import UserError
 from satedge.logs import event
+from satedge.processes import Child, Children, free_port
 from sim.config import SimConfig
 from sim.mission import Mission
 from sim.roles import SatelliteFiles, ground_sections, stage, write_satellite
@@ -35,40 +33,34 @@ STOP_GRACE_S = 20.0
 
 
 @dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-
-@dataclass
 class Run:
+    """One `satedge sim` run: its folder, clock, satellites and the processes it started."""
+
     config: SimConfig
     out: Path
     clock: SimClock
     address: str
     satellites: list[SatelliteFiles] = field(default_factory=list)
-    processes: list[Process] = field(default_factory=list)
+    children: Children = field(default_factory=Children)
+
+    @property
+    def processes(self) -> list[Child]:
+        """Every process started, in order."""
+        return self.children.started
 
     @property
     def store(self) -> Path:
+        """The ground store."""
         return self.out / "ground" / "ground.sqlite"
 
     @property
     def keys_dir(self) -> Path:
+        """The CURVE keys made for the run."""
         return self.out / "keys"
 
     def mission(self) -> Mission:
+        """Mission control for this run, over the run folder's files."""
         return Mission(self.config, self.clock, self.store, lambda: self.satellites, self.out, self.out / "report")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(config: SimConfig, out: Path) -> Run:
@@ -86,7 +78,7 @@ def prepare(config: SimConfig, out: Path) -> Run:
     epoch = config.clock.epoch if config.clock.epoch is not None else float(int(time.time()))
     bind = config.station.bind
     if bind.endswith(":0"):
-        bind = f"{bind[:-2]}:{_free_port()}"
+        bind = f"{bind[:-2]}:{free_port()}"
     address = bind.replace("*", "127.0.0.1")
     run = Run(config, out, SimClock(epoch, time.time()), address)
     run.satellites = [SatelliteFiles(f"sat-{i}", out / f"sat-{i}") for i in range(1, config.scenario.satellites + 1)]
@@ -108,39 +100,26 @@ def prepare(config: SimConfig, out: Path) -> Run:
     return run
 
 
-def _spawn(run: Run, name: str, command: str, config: Path) -> Process:
-    log_path = run.out / "logs" / f"{name}.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with open(log_path, "ab") as sink:
-        popen = subprocess.Popen([sys.executable, "-m", "satedge.cli", command, "--config", str(config),
-                                  "--log-format", "json"],
-                                 stdout=sink, stderr=subprocess.STDOUT, cwd=run.out,
-                                 start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
-    return Process(name, popen, log_path)
+def spawn(run: Run, name: str, command: str, config: Path) -> Child:
+    """Start one process of the run, logging JSON lines to `logs/<name>.log`.
+
+    Each runs in its own session: Ctrl-C reaches only `satedge sim`, which stops them in order.
+    """
+    return run.children.start(name, command, config, run.out / "logs" / f"{name}.log", cwd=run.out,
+                              own_session=True)
 
 
 def launch(run: Run) -> None:
-    run.processes.append(_spawn(run, "ground", "ground", run.out / "ground" / "ground.toml"))
+    """The ground first, then each satellite's daemon and camera."""
+    spawn(run, "ground", "ground", run.out / "ground" / "ground.toml")
     for sat in run.satellites:
-        run.processes.append(_spawn(run, f"{sat.id}-onboard", "onboard", sat.dir / "onboard.toml"))
-        run.processes.append(_spawn(run, f"{sat.id}-camera", "camera", sat.dir / "camera.toml"))
+        spawn(run, f"{sat.id}-onboard", "onboard", sat.onboard_config)
+        spawn(run, f"{sat.id}-camera", "camera", sat.camera_config)
 
 
-def stop(run: Run) -> dict[str, int | None]:
+def stop(run: Run) -> dict[str, int]:
     """SIGTERM in reverse order of data flow (camera, satellite, ground); SIGKILL after a grace period."""
-    for proc in reversed(run.processes):
-        if proc.alive():
-            proc.popen.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    codes = {}
-    for proc in reversed(run.processes):
-        try:
-            codes[proc.name] = proc.popen.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            codes[proc.name] = proc.popen.wait()
-            event(log, "process killed after the grace period", level=logging.WARNING, process=proc.name)
-    return codes
+    return run.children.stop_all(STOP_GRACE_S)
 
 
 def simulate(config: SimConfig, out: Path, duration: float | None = None, status=None) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from satedge.processes import free_port as port
+    return port()
 
 
 @pytest.fixture(scope="session")

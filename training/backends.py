@@ -40,21 +40,26 @@ def ipex_bf16_default() -> bool:
 
 
 class StockBackend:
+    """Plain PyTorch, optionally under CPU autocast (`amp`: none or bf16)."""
+
     name = "stock"
 
     def __init__(self, amp: str | None):
         self.amp = amp or "none"
 
     def prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer):
+        """(model, optimizer) ready to train; stock PyTorch returns them unchanged."""
         return model, optimizer
 
     def autocast(self):
+        """The context the forward pass runs in: CPU autocast to the `amp` dtype, or a no-op for none."""
         dtype = AMP_DTYPES[self.amp]
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast("cpu", dtype=dtype)
 
     def describe(self) -> dict:
+        """What ran, for run.json and the speed table: backend, amp and torch version."""
         return {"backend": self.name, "amp": self.amp, "torch": torch.__version__}
 
 
@@ -74,10 +79,12 @@ class IpexBackend(StockBackend):
         super().__init__(amp if amp is not None else ("bf16" if ipex_bf16_default() else "none"))
 
     def prepare(self, model, optimizer):
+        """`ipex.optimize` of both, in the `amp` dtype (float32 when amp is none)."""
         dtype = AMP_DTYPES[self.amp] or torch.float32
         return self.ipex.optimize(model, optimizer=optimizer, dtype=dtype)
 
     def describe(self) -> dict:
+        """The stock description plus the IPEX version."""
         return dict(super().describe(), ipex=self.ipex.__version__)
 
 

@@ -19,6 +19,7 @@ def save(path: Path, **state) -> None:
 
 
 def load(path: str | Path) -> dict:
+    """The checkpoint's dict on the CPU; a one-line UserError if it is missing, unreadable or not satedge's."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist")

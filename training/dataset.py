@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import shapely
 import torch
 
 from satedge.errors import UserError
@@ -34,6 +35,8 @@ DAMAGED = (2, 3, 4)            # the classes that are oversampled (no-damage is 
 
 @dataclass(frozen=True)
 class Pair:
+    """One xBD scene: pre and post images, the post target, and the post label when there is one."""
+
     id: str                    # the pair's stem, e.g. flood-1_00000012
     event: str                 # the disaster, e.g. flood-1
     pre: Path
@@ -84,21 +87,24 @@ def split_by_event(pairs: list[Pair], val_fraction: float, seed: int) -> tuple[l
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    """An image file as HxWx3 uint8 RGB; a UserError if it cannot be decoded."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise UserError(f"cannot read image {path}")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-_RING = re.compile(r"\(\s*([-\d.eE+]+\s+[-\d.eE+]+(?:\s*,\s*[-\d.eE+]+\s+[-\d.eE+]+)*)\s*\)")
-
-
-def _polygon_xy(wkt: str) -> np.ndarray | None:
-    ring = _RING.search(wkt)
-    if not ring:
+def _polygon_xy(text: str) -> np.ndarray | None:
+    """The outer ring of a label's WKT polygon in whole pixels (a multipolygon's largest part), or None."""
+    try:
+        geometry = shapely.from_wkt(text)
+    except shapely.errors.GEOSException:
         return None
-    points = [tuple(map(float, p.split())) for p in ring.group(1).split(",")]
-    return np.round(np.array(points)).astype(np.int32)
+    if isinstance(geometry, shapely.MultiPolygon) and not geometry.is_empty:
+        geometry = max(geometry.geoms, key=lambda part: part.area)
+    if not isinstance(geometry, shapely.Polygon) or geometry.is_empty:
+        return None
+    return np.round(np.asarray(geometry.exterior.coords)).astype(np.int32)
 
 
 def unclassified_polygons(label: Path) -> list[np.ndarray]:
@@ -186,6 +192,7 @@ class SceneCache:
         return np.load(npy, mmap_mode="r"), json.loads(meta.read_text())
 
     def class_frequencies(self) -> np.ndarray:
+        """Share of each class 0..4 among the non-IGNORE pixels of all scenes (all zero when there are none)."""
         total = self.counts.sum(axis=0).astype(np.float64)
         return total / max(total.sum(), 1)
 
@@ -240,12 +247,14 @@ class CropDataset(torch.utils.data.Dataset):
         self.damaged = [i for i, pos in enumerate(cache.positions) if pos]
 
     def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose crops are drawn; call it before iterating the loader for that epoch."""
         self.epoch = epoch
 
     def __len__(self) -> int:
         return self.samples
 
     def window(self, rng: np.random.Generator) -> np.ndarray:
+        """One unaugmented `tile`² (H, W, 7) crop: near a damaged pixel with probability `oversample`, else anywhere."""
         if self.damaged and rng.random() < self.oversample:
             scene = self.damaged[rng.integers(len(self.damaged))]
             positions = self.cache.positions[scene]

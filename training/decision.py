@@ -43,6 +43,7 @@ def sample_pixels(model: torch.nn.Module, pairs: list[Pair], tile: int, overlap:
 
 
 def weighted_score(logp: np.ndarray, target: np.ndarray, weight: np.ndarray, offset: np.ndarray) -> float:
+    """xView2 score of the sampled pixels with `offset` added to their log-probabilities, each counted by its weight."""
     shifted = logp + offset
     loc = shifted.argmax(axis=1) > 0                  # as training.predict.damage_maps decides
     damage = shifted[:, 1:].argmax(axis=1) + 1

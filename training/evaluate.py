@@ -26,6 +26,7 @@ from training.predict import damage_maps
 
 
 def ir_predictor(path: Path, args: argparse.Namespace):
+    """The satellite's own Engine on the model folder at `--precision`, and what to report about it."""
     from onboard.engine import Engine
     manifest = Manifest.load(path)
     engine = Engine(manifest, args.precision, head="probabilities")
@@ -34,6 +35,7 @@ def ir_predictor(path: Path, args: argparse.Namespace):
 
 
 def checkpoint_predictor(path: Path, args: argparse.Namespace):
+    """A TorchPredictor at the tile and overlap the checkpoint was trained with (unless overridden), and its report."""
     import torch
 
     from training.checkpoint import load_model
@@ -54,6 +56,7 @@ PREDICTORS = {"ir": ir_predictor, "checkpoint": checkpoint_predictor}
 
 
 def model_kind(path: Path) -> str:
+    """`ir` for a model folder, `checkpoint` for a file; a UserError if `path` is neither."""
     if path.is_dir():
         return "ir"
     if path.is_file():
@@ -70,6 +73,7 @@ def write_predictions(folder: Path, pair_id: str, localization: np.ndarray, dama
 
 
 def evaluate(predictor, pairs, predictions: Path | None = None, progress: bool = True) -> dict:
+    """xView2 scores of `predictor` over the full scenes of `pairs`, plus `scenes` and `seconds`."""
     confusion = Confusion()
     started = time.monotonic()
     for pair in tqdm(pairs, desc="evaluate", unit="scene", disable=not progress, leave=False):
@@ -85,6 +89,7 @@ def evaluate(predictor, pairs, predictions: Path | None = None, progress: bool =
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `satedge evaluate`: the model, the data, the IR precision or the checkpoint's tiling, outputs."""
     p.add_argument("--model", type=Path, required=True,
                    help="a checkpoint (.pt from satedge train) or a model folder with manifest.json")
     p.add_argument("--data", type=Path, required=True, help="folder in the xBD layout with targets")
@@ -101,6 +106,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Score the model, print the JSON (and with `--record`, store the scores in the manifest); exit code 0."""
     kind = model_kind(args.model)
     if args.record and kind != "ir":
         raise UserError("--record needs a model folder (it writes the manifest)")

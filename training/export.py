@@ -40,6 +40,7 @@ def with_u8_input(ov_model: ov.Model) -> ov.Model:
 
 def new_manifest(out: Path, name: str, tile: int, overlap: int, training: dict,
                  batch: int = 1) -> Manifest:
+    """An unsaved manifest for IRs from u8 `[batch, 6, tile, tile]` to `[batch, 5, tile, tile]` probabilities."""
     manifest = Manifest(
         name=name, tile=tile, overlap=overlap, training=training,
         input=InputSpec(shape=[batch, IN_CHANNELS, tile, tile], channels=list(CHANNELS),
@@ -73,6 +74,7 @@ SLIM_CHECKPOINT = "model.pt"     # beside the IRs, named relative to the model f
 
 
 def add_arguments(parser) -> None:
+    """Options of `satedge export`: the checkpoint, the model folder, tiling, and `--tune-on` for decision offsets."""
     parser.add_argument("--checkpoint", type=Path, required=True, help="a .pt written by satedge train")
     parser.add_argument("--out", type=Path, required=True, help="model folder (models/<name>)")
     parser.add_argument("--name", default=None, help="model name (default: the --out folder's name)")
@@ -85,6 +87,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    """Export FP32 and FP16 IRs (after tuning offsets if asked) with `model.pt` beside them; print what was written."""
     import json
 
     from satedge.errors import UserError

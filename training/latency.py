@@ -19,6 +19,7 @@ import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Compile every width x tile variant, time them round-robin, print a Markdown table of ms per tile and scene."""
     import openvino as ov
     import torch
 

@@ -17,6 +17,7 @@ from training.metric import IGNORE
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """Class-weighted mean cross-entropy over the pixels that are not IGNORE."""
     return F.cross_entropy(logits, target, weight=weight, ignore_index=IGNORE)
 
 
@@ -65,6 +66,7 @@ class DamageLoss(torch.nn.Module):
         self.region_weight = region_weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Scalar loss of logits `[N, 5, H, W]` against targets `[N, H, W]`, in float32 even under autocast."""
         logits = logits.float()
         loss = cross_entropy(logits, target, self.weight)
         if self.region is not None:

@@ -50,6 +50,7 @@ class Confusion:
         self.add(target, classes, classes)
 
     def merge(self, other: Confusion) -> Confusion:
+        """A new Confusion holding both sets of counts; neither operand changes."""
         return Confusion(self.localization + other.localization, self.damage + other.damage)
 
     def scores(self) -> dict:

@@ -21,6 +21,7 @@ STD = (55.0, 50.0, 50.0, 55.0, 50.0, 50.0)
 
 
 def conv_block(cin: int, cout: int) -> nn.Sequential:
+    """Two 3x3 convolutions with BatchNorm and ReLU, padded so height and width are kept."""
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
@@ -53,6 +54,7 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits `[N, num_classes, T, T]` from raw 0..255 `[N, 6, T, T]`; T must be a multiple of 2^depth."""
         x = (x - self.mean) / self.std
         skips = []
         for block in self.down:
@@ -65,6 +67,7 @@ class UNet(nn.Module):
         return self.head(x)
 
     def config(self) -> dict:
+        """What `build()` needs to make this model again; checkpoints and manifests store it."""
         return {"arch": "unet", "width": self.width, "depth": self.depth}
 
 
@@ -76,6 +79,7 @@ class Probabilities(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax over the class axis of the wrapped model's logits: `[N, C, T, T]`, summing to 1 per pixel."""
         return torch.softmax(self.model(x), dim=1)
 
 

@@ -16,11 +16,14 @@ from training.metric import NUM_CLASSES
 
 
 class TorchPredictor:
+    """A PyTorch model behind the satellite's tiling, with `onboard.engine.Engine.predict_scene`'s interface."""
+
     def __init__(self, model: torch.nn.Module, tile: int, overlap: int, batch: int = 4):
         self.model, self.tile, self.overlap, self.batch = model, tile, overlap, batch
 
     @torch.no_grad()
     def predict_scene(self, pre: np.ndarray, post: np.ndarray) -> Stitcher:
+        """A Stitcher holding `probs` `[5, H, W]` for HxWx3 RGB pre and post; the model's train mode is restored."""
         height, width = pre.shape[:2]
         scene = pad_to(stack(pre, post), self.tile)
         tiles = grid(scene.shape[1], scene.shape[2], self.tile, self.overlap)

@@ -62,6 +62,7 @@ def tile_score(compiled, items) -> float:
 
 def quantize_nncf(manifest: Manifest, calibration: np.ndarray, args: argparse.Namespace,
                   validation=None) -> Path:
+    """NNCF INT8 of the FP32 IR (accuracy-controlled with `--max-drop`); writes `int8-nncf.xml` and returns it."""
     import nncf
     import openvino as ov
 
@@ -113,6 +114,7 @@ def inc_to_openvino(quantized, tile: int, batch: int):
 
 
 def quantize_inc(manifest: Manifest, calibration: np.ndarray, args: argparse.Namespace, validation=None) -> Path:
+    """INC INT8 of the PyTorch model the IR came from, converted to the same IR contract; writes `int8-inc.xml`."""
     import openvino as ov
 
     from training.checkpoint import load_model
@@ -135,6 +137,7 @@ METHODS = {"nncf": (quantize_nncf, "int8-nncf"), "inc": (quantize_inc, "int8-inc
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `satedge quantize`: model folder, method, training data, calibration and accuracy control."""
     p.add_argument("--model", type=Path, required=True, help="model folder with manifest.json and fp32.xml")
     p.add_argument("--method", choices=sorted(METHODS), required=True)
     p.add_argument("--data", type=Path, required=True,
@@ -149,6 +152,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Calibrate on the training split, quantize, record the IR and its method in the manifest; exit code 0."""
     manifest = Manifest.load(args.model)
     if "fp32" not in manifest.precisions:
         raise UserError(f"{args.model} has no fp32 IR: run satedge export first")

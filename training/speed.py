@@ -53,6 +53,7 @@ def measure(backend: str, amp: str, steps: int, width: int, tile: int, batch: in
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run each backend and amp in its own process (`--one`) and print one Markdown table; a failure becomes a row."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--width", type=int, default=8)

@@ -32,10 +32,12 @@ COLUMNS = ["cell", "optimizer", "lr", "scheduler", "best_val_score", "best_epoch
 
 
 def cell_name(cell: dict) -> str:
+    """A cell's run folder and row name, e.g. `adamw-0.002-onecycle`."""
     return f"{cell['optimizer']}-{cell['lr']:g}-{cell['scheduler']}"
 
 
 def sweep(base: TrainConfig, cells: list[dict]) -> list[dict]:
+    """Train every cell under `base.out/<cell>`; one row each, best validation score first (unscored last)."""
     rows = []
     for cell in cells:
         name = cell_name(cell)
@@ -51,6 +53,7 @@ def sweep(base: TrainConfig, cells: list[dict]) -> list[dict]:
 
 
 def write_table(out: Path, rows: list[dict], base: TrainConfig) -> None:
+    """Write `sweep.csv` and `sweep.md` (the budget per cell, then the rows) into `out`."""
     with open(out / "sweep.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
@@ -66,6 +69,7 @@ def write_table(out: Path, rows: list[dict], base: TrainConfig) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`satedge train`'s options with a small default budget per cell, plus `--grid`."""
     from training.train import add_arguments as train_arguments
     train_arguments(p)
     p.add_argument("--grid", choices=sorted(GRIDS), default="all", help="which cells (default %(default)s)")
@@ -73,6 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Sweep the chosen grid with one scene cache for all cells, write the tables and print the rows; exit code 0."""
     from training.train import config_from_args
     base = config_from_args(args)
     base.cache = base.cache or Path(base.out) / "cache"

@@ -65,9 +65,11 @@ class TimeCosine:
         self.step()
 
     def elapsed(self) -> float:
+        """Wall seconds of the budget spent, including those before a resume."""
         return self.offset + time.monotonic() - self.start
 
     def step(self) -> None:
+        """Set every parameter group's learning rate for the time spent so far (called each optimizer step)."""
         f = min(self.elapsed() / self.budget_s, 1.0)
         if f < self.warmup:
             lr = self.lr * (0.1 + 0.9 * f / self.warmup)
@@ -78,9 +80,11 @@ class TimeCosine:
             group["lr"] = lr
 
     def state_dict(self) -> dict:
+        """What a resumed run needs: the budget spent so far."""
         return {"elapsed": self.elapsed()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Carry on from the budget spent when the checkpoint was written."""
         self.offset, self.start = state["elapsed"], time.monotonic()
 
 
@@ -103,6 +107,8 @@ SCHEDULERS = {
 
 @dataclass
 class TrainConfig:
+    """One training run's settings: `satedge train`'s defaults come from here, and run.json records them all."""
+
     data: Path
     out: Path
     epochs: int = 20
@@ -137,11 +143,13 @@ class TrainConfig:
 
 
 def physical_cores() -> int:
+    """Physical CPU cores (hyper-threads left out), the default intra-op thread count; at least 1."""
     import psutil
     return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
 
 
 def git_revision() -> str | None:
+    """The repository's short commit hash for run.json, or None when git is missing or fails."""
     try:
         out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10)
@@ -151,6 +159,7 @@ def git_revision() -> str | None:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed torch's and numpy's global generators (the crops have their own per-sample seeds)."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2 ** 32)
 
@@ -178,6 +187,7 @@ CURVE_FIELDS = ["epoch", "train_loss", "val_score", "val_localization_f1", "val_
 
 def curve_row(epoch: int, loss: float, scores: dict | None, lr: float, steps: int, tiles: int,
               seconds: float, val_seconds: float) -> dict:
+    """One epoch's curves.csv row; the validation columns are left out when there was no validation."""
     row = {"epoch": epoch, "train_loss": round(loss, 5), "lr": lr, "steps_per_s": round(steps / seconds, 4),
            "tiles_per_s": round(tiles / seconds, 3), "epoch_s": round(seconds, 1), "val_s": round(val_seconds, 1)}
     if scores:
@@ -190,6 +200,7 @@ def curve_row(epoch: int, loss: float, scores: dict | None, lr: float, steps: in
 
 
 def write_curves(out: Path, history: list[dict]) -> None:
+    """Rewrite curves.csv and curves.png from the whole history (after every epoch)."""
     with open(out / "curves.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, CURVE_FIELDS)
         writer.writeheader()
@@ -198,6 +209,7 @@ def write_curves(out: Path, history: list[dict]) -> None:
 
 
 def plot_curves(history: list[dict], path: Path) -> None:
+    """Training loss and validation scores per epoch, side by side, saved to `path`."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -348,6 +360,7 @@ def train(cfg: TrainConfig) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `satedge train` (`satedge sweep` reuses them); defaults come from TrainConfig."""
     d = TrainConfig(data=Path(), out=Path())
     p.add_argument("--data", type=Path, required=True, help="folder in the xBD layout (a split or a folder of splits)")
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, curves, run.json")
@@ -383,12 +396,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A TrainConfig from parsed arguments (others ignored), recording the full command line."""
     fields = TrainConfig.__dataclass_fields__
     values = {k: v for k, v in vars(args).items() if k in fields and k != "command"}  # args.command: subcommand
     return TrainConfig(**values, command=shlex.join(["satedge", *sys.argv[1:]]))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train and print the summary as JSON; exit code 0."""
     summary = train(config_from_args(args))
     print(json.dumps(summary, indent=2))
     return 0

@@ -18,6 +18,7 @@ from sim.scenes.spec import plan
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Draw `--count` scenes after a warm-up and print scenes/s (wall and per CPU-second) and the class balance."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--size", type=int, default=1024)

@@ -34,6 +34,7 @@ class Part:
     b: float
 
     def corners(self) -> np.ndarray:
+        """The four corners in image pixels, in order around the rectangle (a convex polygon for OpenCV)."""
         return self.local(UNIT_SQUARE)
 
     def local(self, pts) -> np.ndarray:
@@ -44,6 +45,8 @@ class Part:
 
 @dataclass
 class Building:
+    """One building as drawn (footprint, roof, colour, height in metres) and its damage (grade 1..4, severity 0..1)."""
+
     uid: str
     outline: np.ndarray                 # (K, 2) float32 footprint in pixels, rounded to 0.01
     parts: list[Part]
@@ -57,9 +60,11 @@ class Building:
 
     @property
     def centroid(self) -> np.ndarray:
+        """Mean of the outline's vertices, (x, y) in pixels: a cheap centre for placing damage and close-ups."""
         return self.outline.mean(axis=0)
 
     def int_outline(self) -> np.ndarray:
+        """The outline rounded to int32 pixels, so the target, shadows and damage halos cover the same pixels."""
         return np.round(self.outline).astype(np.int32)
 
 
@@ -118,6 +123,7 @@ def facet_brightness(down: np.ndarray | None, sun: np.ndarray, elevation_deg: fl
 
 
 def draw_roof(img: np.ndarray, b: Building, sun: np.ndarray, elevation_deg: float) -> None:
+    """Paint the sun-shaded roof facets, the rim or ridge, and any solar panel into float RGB `img`."""
     for part in b.parts:
         for poly, down in facets(part, b.roof):
             colour = b.colour * facet_brightness(down, sun, elevation_deg)
@@ -138,10 +144,12 @@ def draw_roof(img: np.ndarray, b: Building, sun: np.ndarray, elevation_deg: floa
 
 
 def shadow_polygon(points: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Convex hull of `points` and `points + offset` (pixels): the shadow a prism on that footprint casts."""
     return cv2.convexHull(np.concatenate([points, points + offset]).astype(np.float32)).reshape(-1, 2)
 
 
 def draw_shadow(mask: np.ndarray, b: Building, sun: np.ndarray, elevation_deg: float, height_m: float) -> None:
+    """Fill each part's shadow (255) into `mask`, cast height / tan(elevation) from the sun; none at 0.2 m or less."""
     if height_m <= 0.2:
         return
     length = height_m / np.tan(np.radians(elevation_deg)) / GSD_M

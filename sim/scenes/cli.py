@@ -11,6 +11,7 @@ from sim.scenes.spec import DEFAULT_DIFFICULTY
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `satedge scenes`: output folder, count, seed, scene size, format and difficulty."""
     parser.add_argument("--out", required=True, help="output folder (images/, labels/, targets/, geotiff/)")
     parser.add_argument("--count", type=int, default=32, help="number of pre/post scene pairs (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
@@ -39,6 +40,7 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Generate the scenes and print the building classes drawn and the generation rate; exit code 0."""
     from sim.scenes.generate import generate
 
     result = generate(args.out, args.count, args.seed, size=args.size, fmt=args.format,

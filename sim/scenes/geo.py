@@ -26,10 +26,12 @@ LONLAT = CRS.from_epsg(4326)
 
 
 def iso(t: datetime) -> str:
+    """A UTC time as ISO 8601 to the second with a `Z` suffix, as the GeoTIFF tags and the xBD labels carry it."""
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def affine(spec: SceneSpec) -> Affine:
+    """The scene's pixel (col, row) to UTM (easting, northing in metres) transform, as rasterio takes it."""
     a, b, c, d, e, f = spec.transform
     return Affine(a, b, c, d, e, f)
 
@@ -67,6 +69,7 @@ def _write_rgb(dst, image: np.ndarray, window: Window | None = None) -> None:
 
 
 def write_post(path: Path, scene) -> None:
+    """Write the post image as an uncompressed tiled GeoTIFF with its acquisition tags, renamed in place once whole."""
     spec = scene.spec
     acq = scene.post_acquisition
     profile = _profile(spec.size, spec.size, spec, affine(spec), compressed=False)
@@ -101,15 +104,18 @@ class ReferenceMosaic:
                               PRE_EVENT_TO=iso(max(s.pre_time for s in specs)))
 
     def add(self, scene) -> None:
+        """Write the scene's pre image into its grid cell of the mosaic."""
         row, col = scene.spec.cell
         size = scene.spec.size
         _write_rgb(self._dst, scene.pre, Window(col * size, row * size, size, size))
 
     def close(self) -> None:
+        """Finish the mosaic and rename it to `path`, so no reader ever sees it half-written."""
         self._dst.close()
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
+        """Drop the unfinished mosaic; whatever was at `path` is left untouched."""
         self._dst.close()
         self._tmp.unlink(missing_ok=True)
 
@@ -124,13 +130,16 @@ class GeoTiffWriter:
         self.count = 0
 
     def add(self, scene) -> None:
+        """Write the scene's post GeoTIFF and lay its pre image into the reference mosaic."""
         write_post(self.dir / f"{scene.spec.stem}_post_disaster.tif", scene)
         self.mosaic.add(scene)
         self.count += 1
 
     def close(self) -> dict:
+        """Finish the mosaic; return the counts the generation summary reports (`geotiffs`, `reference`)."""
         self.mosaic.close()
         return {"geotiffs": self.count, "reference": str(self.mosaic.path)}
 
     def abort(self) -> None:
+        """Drop the unfinished mosaic after a failed run; post GeoTIFFs already written stay."""
         self.mosaic.abort()

@@ -35,6 +35,7 @@ def _crop_origin(target: np.ndarray, crop: int) -> tuple[int, int]:
 
 
 def picture(seed: int, index: int, count: int, crop: int, size: int = 1024) -> np.ndarray:
+    """One RGB image, pre | post | target in xView2 colours, cropped where damage is densest, titled."""
     scene = make_scene(plan(count, seed, size)[index])
     y, x = _crop_origin(scene.target_post, crop)
     window = (slice(y, y + crop), slice(x, x + crop))
@@ -78,6 +79,7 @@ def grades(seed: int, count: int, per_grade: int = 8, half: int = 28) -> np.ndar
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Write the scene picture, or with `--grades` the close-ups per grade, to `--out` as PNG."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)

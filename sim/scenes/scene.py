@@ -40,6 +40,7 @@ class Acquisition:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, base_azimuth: float, shift_px: float) -> Acquisition:
+        """Random conditions for one image: sun near `base_azimuth` (degrees), misregistration up to `shift_px`."""
         return cls(sun_azimuth=float(base_azimuth + rng.uniform(-12, 12)),
                    sun_elevation=float(rng.uniform(40, 70)), off_nadir=float(rng.uniform(5, 30)),
                    target_azimuth=float(rng.uniform(0, 360)),
@@ -52,6 +53,8 @@ class Acquisition:
 
 @dataclass
 class Scene:
+    """A drawn scene: both images and targets (`spec.size` square) and the buildings with their damage."""
+
     spec: SceneSpec
     pre: np.ndarray               # HxWx3 uint8 RGB
     post: np.ndarray              # HxWx3 uint8 RGB
@@ -64,10 +67,12 @@ class Scene:
 
     @property
     def subtypes(self) -> list[str]:
+        """The xBD subtype of each building, in `buildings` order (un-classified ones included)."""
         return [subtype(b) for b in self.buildings]
 
 
 def subtype(b: Building) -> str:
+    """The `subtype` the xBD post label gives a building: its damage class name, or un-classified."""
     return damage.UNCLASSIFIED if b.unclassified else damage.SUBTYPES[b.damage]
 
 

@@ -27,6 +27,8 @@ DEFAULT_DIFFICULTY = 0.35
 
 @dataclass(frozen=True)
 class SceneSpec:
+    """Everything needed to draw a scene and to name, place and date it; `make_scene` depends on nothing else."""
+
     seed: int
     index: int                  # position in the run; also the 8-digit xBD id
     event: str                  # e.g. "flood-2"
@@ -43,10 +45,12 @@ class SceneSpec:
 
     @property
     def stem(self) -> str:
+        """`<event>_<8-digit index>`: the file-name stem of the scene's images, labels, targets and GeoTIFF."""
         return f"{self.event}_{self.index:08d}"
 
     @property
     def disaster_type(self) -> str:
+        """xBD's `disaster_type` word for this scene's kind (flood is `flooding`, wildfire `fire`)."""
         return DISASTER_TYPE[self.kind]
 
     @property
@@ -72,6 +76,7 @@ def event_sizes(count: int, rng: np.random.Generator) -> list[int]:
 
 
 def grid_columns(count: int) -> int:
+    """Columns of the run's ground grid, ceil(sqrt(count)) and at least 1, so the grid is near square."""
     return max(1, math.ceil(math.sqrt(count)))
 
 

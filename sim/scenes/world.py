@@ -17,6 +17,7 @@ from sim.scenes.spec import GSD_M
 
 
 def px(metres: float) -> float:
+    """Metres on the ground to pixels at GSD_M."""
     return metres / GSD_M
 
 
@@ -65,6 +66,8 @@ TREE_COLOURS = np.array([(44, 70, 36), (52, 78, 40), (38, 60, 34), (62, 84, 46)]
 
 @dataclass
 class World:
+    """What the pre and post images share: ground, masks, buildings and trees of a `size`² pixel scene."""
+
     size: int
     settlement: str
     ground: np.ndarray          # HxWx3 float32 albedo (roads, water and fields included)
@@ -273,6 +276,7 @@ def _trees(rng, size: int, s: Settlement, veg: np.ndarray, blocked: np.ndarray):
 
 
 def build_world(rng: np.random.Generator, size: int) -> World:
+    """A random `size`² world: a settlement type, then ground, water, streets, buildings, drives and trees."""
     settlement = _pick(rng, SETTLEMENT_WEIGHTS)
     s = SETTLEMENTS[settlement]
     ground, veg = _ground(rng, size, s, settlement)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import shapely
 
 from sim.scenes import geo
 from sim.scenes.scene import Scene, subtype
@@ -18,8 +19,8 @@ SENSOR = "SATEDGE-SYNTH"
 
 
 def wkt(points: np.ndarray, digits: int) -> str:
-    ring = np.concatenate([points, points[:1]])
-    return "POLYGON ((" + ", ".join(f"{x:.{digits}f} {y:.{digits}f}" for x, y in ring) + "))"
+    """A closed WKT POLYGON of `points` with `digits` decimals, as xBD's labels write them."""
+    return shapely.to_wkt(shapely.Polygon(points), rounding_precision=digits, trim=False)
 
 
 def _uuid(*parts: str) -> str:
@@ -76,6 +77,7 @@ class XbdWriter:
         self.files: list[str] = []
 
     def add(self, scene: Scene) -> None:
+        """Write the scene's pre and post PNGs, target PNGs and label JSONs under images/, targets/ and labels/."""
         stem = scene.spec.stem
         lnglat = lnglat_outlines(scene)
         for phase, image, target in (("pre", scene.pre, scene.target_pre), ("post", scene.post, scene.target_post)):
@@ -86,7 +88,9 @@ class XbdWriter:
         self.files.append(stem)
 
     def close(self) -> dict:
+        """The count the generation summary reports (`pairs`)."""
         return {"pairs": len(self.files)}
 
     def abort(self) -> None:
+        """Nothing to undo: the pairs already written stay, as nothing is staged in temporary files."""
         pass

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]   # a real `bench --quick`: minutes; `make test-all`
 
 NOT_MEASURED = ("skipped (--quick)", "not installed")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.bench import report
-from training.bench.benchmark_app import BenchmarkAppFailed, parse
+from bench import report
+from bench.benchmark_app import BenchmarkAppFailed, parse
 
 
 def minimal_results() -> dict:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench import targets
+from bench.plan import Context, Plan
 from onboard.manifest import InputSpec, Manifest, OutputSpec, PrecisionEntry
-from training.bench import targets
-from training.bench.plan import Context, Plan
 
 
 def context(scores: dict[str, float | None], rows: list[dict], sections: dict | None = None) -> Context:

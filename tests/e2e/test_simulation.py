@@ -19,7 +19,7 @@ from tests.conftest import REPO, run_cli
 SCENARIO = """
 [clock]
 epoch = "2026-09-01T00:00:00Z"
-speedup = 200
+speedup = 400
 [scenario]
 disaster = "{disaster}"
 intensity = 0.2

@@ -15,6 +15,8 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from satedge.config import to_toml
+
 REPO = Path(__file__).resolve().parents[2]
 CRS = "EPSG:32633"                 # UTM 33N
 RES = 0.5                          # metres per pixel
@@ -75,39 +77,19 @@ def model_dir(tiny_int8_model_dir) -> Path:
 
 
 def config_text(tmp: Path, *, model: Path, reference: Path, address: str, security: str = "none",
-                keys_dir: Path | None = None, precision: str = "fp16", extra: str = "") -> str:
-    return f"""
-[security]
-mode = "{security}"
-keys_dir = "{keys_dir or tmp / 'keys'}"
-
-[satellite]
-id = "sat-1"
-
-[ground]
-address = "{address}"
-resend_s = 2.0
-
-[ingest]
-inbox = "{tmp / 'inbox'}"
-reference = "{reference}"
-poll_s = 0.05
-
-[model]
-dir = "{model}"
-precision = "{precision}"
-cache_dir = "{tmp / 'ov-cache'}"
-
-[spool]
-path = "{tmp / 'spool.sqlite'}"
-
-[log]
-status_interval_s = 0.5
-
-[telemetry]
-interval_s = 1.0
-{extra}
-"""
+                keys_dir: Path | None = None, precision: str = "fp16") -> str:
+    """A daemon's configuration file for a test, written by the project's one TOML writer."""
+    sections = {
+        "security": {"mode": security, "keys_dir": str(keys_dir or tmp / "keys")},
+        "satellite": {"id": "sat-1"},
+        "ground": {"address": address, "resend_s": 2.0},
+        "ingest": {"inbox": str(tmp / "inbox"), "reference": str(reference), "poll_s": 0.05},
+        "model": {"dir": str(model), "precision": precision, "cache_dir": str(tmp / "ov-cache")},
+        "spool": {"path": str(tmp / "spool.sqlite")},
+        "log": {"status_interval_s": 0.5},
+        "telemetry": {"interval_s": 1.0},
+    }
+    return to_toml(sections)
 
 
 class DaemonProcess:

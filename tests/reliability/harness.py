@@ -4,8 +4,6 @@ processes, one run folder made by `sim.run.prepare`), with the handles fault inj
 
 from __future__ import annotations
 
-import json
-import signal
 import sqlite3
 import subprocess
 import time
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import msgpack
 
+from satedge.processes import Child
 from sim import run as simrun
 from sim.config import SimConfig
 
@@ -37,11 +36,11 @@ class Member:
     name: str
     command: str
     config: Path
-    process: simrun.Process | None = None
+    process: Child | None = None
 
     @property
     def pid(self) -> int:
-        return self.process.popen.pid
+        return self.process.pid
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()
@@ -65,8 +64,7 @@ class Constellation:
 
     def start(self, name: str, wait: bool = True) -> None:
         member = self.members[name]
-        member.process = simrun._spawn(self.run, member.name, member.command, member.config)
-        self.run.processes.append(member.process)
+        member.process = simrun.spawn(self.run, member.name, member.command, member.config)
         self.starts[name] += 1
         if wait and name != "camera":
             self.wait_log(name, STARTED[name], self.starts[name], timeout=90)
@@ -76,15 +74,11 @@ class Constellation:
             self.start(name)
 
     def kill9(self, name: str) -> None:
-        process = self.members[name].process
-        process.popen.send_signal(signal.SIGKILL)
-        process.popen.wait(10)
+        self.members[name].process.kill9()
 
     def stop_member(self, name: str, timeout: float = 30) -> int:
         """SIGTERM one process and wait for it (a clean stop, unlike `kill9`)."""
-        popen = self.members[name].process.popen
-        popen.send_signal(signal.SIGTERM)
-        return popen.wait(timeout)
+        return self.members[name].process.stop(timeout)
 
     def stop(self) -> dict:
         return simrun.stop(self.run)
@@ -94,14 +88,7 @@ class Constellation:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def events(self, name: str, msg: str) -> list[dict]:
-        out = []
-        for line in self.log(name).splitlines():
-            if f'"msg": "{msg}"' in line:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-        return out
+        return self.members[name].process.events(msg)
 
     def wait_log(self, name: str, text: str, times: int = 1, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -188,4 +175,4 @@ def stop_quietly(constellation: Constellation | None) -> None:
     except (subprocess.SubprocessError, OSError):
         for p in constellation.run.processes:
             if p.alive():
-                p.popen.kill()
+                p.proc.kill()

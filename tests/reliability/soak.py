@@ -129,9 +129,9 @@ def main(argv=None) -> int:
     pool = sorted((sat.dir / "staging" / "geotiff").glob("*_post_disaster.tif"))
     assert len(pool) == POOL, pool
     inbox = sat.dir / "inbox"
-    run.processes.append(simrun._spawn(run, "ground", "ground", run.out / "ground" / "ground.toml"))
-    run.processes.append(simrun._spawn(run, f"{sat.id}-onboard", "onboard", sat.dir / "onboard.toml"))
-    ground, onboard = (psutil.Process(p.popen.pid) for p in run.processes)
+    simrun.spawn(run, "ground", "ground", run.out / "ground" / "ground.toml")
+    simrun.spawn(run, f"{sat.id}-onboard", "onboard", sat.dir / "onboard.toml")
+    ground, onboard = (psutil.Process(p.pid) for p in run.processes)
 
     rows: list[dict] = []
     fed = 0

@@ -99,7 +99,7 @@ def crash_run(tmp_path, model, *, sat_kinds: list[str], ground_kills_after: set[
                       resent_duplicates_dropped_by_ground=c.counters().get("duplicates", 0),
                       restarts={k: v - 1 for k, v in c.starts.items()})
         c.stop()
-        record["exit_codes"] = {name: m.process.popen.returncode for name, m in c.members.items()}
+        record["exit_codes"] = {name: m.process.proc.returncode for name, m in c.members.items()}
         c = None
         print("crash run:", json.dumps(record))
         return record
@@ -115,6 +115,7 @@ def _check(record: dict, kinds: set[str]) -> None:
     assert all(code == 0 for code in record["exit_codes"].values()), record["exit_codes"]
 
 
+@pytest.mark.reliability   # ~25 s; `make test` kills each daemon alone (tests/onboard, tests/ground)
 def test_kill_9_satellite_and_ground_lose_and_duplicate_nothing(tmp_path, tiny_model_dir):
     """The bounded version: 4 satellite kills (one per kind of moment) and 1 ground kill."""
     kinds = ["inference", "spool", "send", "random"]

@@ -24,6 +24,7 @@ def _swap_pair(folder, name: str, tmp) -> None:
     shutil.copy(fresh / f"{name}.key_secret", folder / f"{name}.key_secret")
 
 
+@pytest.mark.reliability   # ~30 s; `make test` checks both sides' keys alone (tests/ground, tests/onboard)
 @pytest.mark.parametrize("who", ["satellite", "ground"])
 def test_a_peer_with_an_untrusted_key_gets_nothing_through(tmp_path, tiny_model_dir, who):
     c = None

@@ -48,6 +48,7 @@ def _lossy_run(tmp_path, model, loss: float, seed: int, scenes: int) -> dict:
         stop_quietly(c)
 
 
+@pytest.mark.reliability   # ~40 s; `make test` has the station's own lossy-link test (tests/ground)
 def test_a_third_of_the_frames_lost_both_ways(tmp_path, tiny_model_dir):
     numbers = _lossy_run(tmp_path, tiny_model_dir, 0.3, seed=3, scenes=4)
     assert numbers["lost_uplink"] > 0 and numbers["lost_downlink"] > 0, numbers

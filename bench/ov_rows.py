@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from training.bench.timing import Budget, run_windows
+from bench.timing import Budget, run_windows
 
 HINTS = ("THROUGHPUT", "LATENCY")
 DEVICE = "CPU"
@@ -106,14 +106,15 @@ def combinations(ctx) -> list[tuple[str, str, str, int]]:
 
 
 def ir_mb(ctx, precision: str) -> float:
+    """Size of the precision's IR on disk, .xml plus .bin, in MiB (2**20 bytes)."""
     entry = ctx.manifest.precisions[precision]
     return round(sum((ctx.model_dir / f).stat().st_size for f in (entry.xml, entry.bin)) / 2 ** 20, 3)
 
 
 def rows(ctx) -> list[dict]:
     """Each row, then benchmark_app on the same IR, hint and shape right after it (same machine load)."""
-    from training.bench import benchmark_app, worker
-    from training.bench.plan import fail, new_row
+    from bench import benchmark_app, worker
+    from bench.plan import fail, new_row
 
     out = []
     xml = {p: str(ctx.manifest.ir(p)) for p in ctx.precisions()}      # sha256 checked once, here

@@ -13,13 +13,14 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class Budget:
+    """Warm-up seconds, then `windows` windows, each of at least `window_s` seconds and `min_calls` calls."""
+
     warmup_s: float
     windows: int
     window_s: float
@@ -27,19 +28,8 @@ class Budget:
 
 
 def percentile_ms(latencies_s: list[float], q: float) -> float:
+    """The `q`-th percentile of latencies given in seconds, in milliseconds."""
     return float(np.percentile(np.asarray(latencies_s) * 1000.0, q))
-
-
-def peak_rss_mb(pid: int | str = "self") -> float:
-    """Peak resident set of a process's own memory: VmHWM, in kB in /proc/PID/status.
-
-    Not `getrusage(...).ru_maxrss`: Linux carries that over `exec`, so a worker
-    would report the peak of the bench process that forked it.
-    """
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    raise OSError(f"no VmHWM in /proc/{pid}/status")
 
 
 def run_windows(call: Callable[[], None], drain: Callable[[], None], latencies: list[float],

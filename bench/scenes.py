@@ -27,6 +27,8 @@ BIG_LIMIT = 1 << 40   # no scene-size limits for the benchmark's own reading
 
 @dataclass
 class SceneSet:
+    """The scenes every step runs on, and the scenario and post-processing they were made with."""
+
     geotiffs: list[Path]         # post-event scenes, as the camera stages them
     reference: Path              # the pre-event mosaic they are read against
     scenario: dict               # what they are: the scenario's key values
@@ -62,6 +64,7 @@ def read(scene: Path, reference: Path) -> ingest.Scene:
 
 
 def tiles_per_scene(scene: ingest.Scene, tile: int, overlap: int) -> int:
+    """How many tiles the daemon cuts from `scene` (one smaller than a tile is padded to a tile)."""
     height, width = scene.shape
     return len(tiling.grid(max(height, tile), max(width, tile), tile, overlap))
 

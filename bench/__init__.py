@@ -1,4 +1,4 @@
-"""`satedge bench [--model DIR] [--quick] [--out DIR]`: the performance table, side by side, in one run.
+"""`satedge bench [--model DIR] [--quick] [--out DIR | --update]`: the performance table, side by side, in one run.
 
 Steps, in order, on the same input (the default scenario's scenes and tiles
 cut from them): the machine (CPU, FP32 GEMM), the model's GFLOP per tile,
@@ -6,7 +6,8 @@ PyTorch rows, OpenVINO rows (each followed by benchmark_app on the same IR,
 hint and shape), the onboard daemon end to end (after benchmark_app again),
 the daemon's per-scene work stage by stage, a precision swap through the real ground station, and the
 downlink bytes of that run. Writes OUT/bench/results.json,
-OUT/docs/performance.md (tables) and OUT/docs/img/bench-tiles-per-s.png.
+OUT/docs/performance.md (tables) and OUT/docs/img/bench-tiles-per-s.png, OUT being a
+run folder (`out/bench-<time>`) unless `--update` rewrites the committed ones in the repository.
 
 This module stays light: torch and openvino are imported by the steps (and
 mostly by their worker processes) only when they run.
@@ -20,18 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--out` and `--update` exclude each other: a run writes to its own folder or over the committed results."""
     from onboard.config import ModelSection
 
     parser.add_argument("--model", type=Path, default=ModelSection().dir,
                         help="model folder with manifest.json (default: the committed model, %(default)s)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run in under two minutes: batch 1, short windows, slow rows skipped")
-    parser.add_argument("--out", type=Path, default=REPO,
-                        help="writes OUT/bench/results.json and OUT/docs/performance.md (default: the repository)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, default=None,
+                       help="writes OUT/bench/results.json and OUT/docs/performance.md (default: out/bench-<time>)")
+    where.add_argument("--update", action="store_true",
+                       help="rewrite the committed results in the repository (bench/results.json, docs/performance.md)")
     parser.add_argument("--record", action="store_true",
                         help="also store each precision's measured throughput in the model's manifest (`bench`)")
     parser.add_argument("--work", type=Path, default=None,
@@ -39,14 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _machine(ctx) -> None:
-    from training.bench import machine
+    from bench import machine
 
     ctx.progress("measuring", step="machine: CPU and FP32 GEMM")
     ctx.sections["machine"] = {**machine.describe(), **machine.gemm_gflops(ctx.plan.gemm_n)}
 
 
 def _scenes(ctx) -> None:
-    from training.bench import scenes
+    from bench import scenes
 
     ctx.progress("preparing", step="the default scenario's scenes")
     ctx.scenes = scenes.prepare(ctx.work / "scenes", ctx.plan.quick)
@@ -54,7 +59,7 @@ def _scenes(ctx) -> None:
 
 
 def _flops(ctx) -> None:
-    from training.bench import pytorch
+    from bench import pytorch
 
     ctx.progress("measuring", step="GFLOP per tile")
     counted = pytorch.gflop_per_tile(ctx.model_dir, ctx.manifest.tile)
@@ -69,14 +74,14 @@ def _flops(ctx) -> None:
 def _rows(module: str):
     def step(ctx) -> None:
         import importlib
-        ctx.rows += importlib.import_module(f"training.bench.{module}").rows(ctx)
+        ctx.rows += importlib.import_module(f"bench.{module}").rows(ctx)
     step.__name__ = module
     return step
 
 
 def _profile(ctx) -> None:
     """OpenVINO's performance counters for FP32 and the default INT8 IR: where the time goes."""
-    from training.bench import ov_rows
+    from bench import ov_rows
 
     ctx.progress("profiling", step="OpenVINO performance counters")
     for precision in dict.fromkeys(["fp32", ctx.default_int8]):
@@ -91,8 +96,8 @@ def _profile(ctx) -> None:
 
 def _daemon_profile(ctx) -> None:
     """When the daemon falls short of benchmark_app, sample it with py-spy to see which thread holds it back."""
-    from training.bench import pyspy
-    from training.bench.targets import EFFICIENCY_GOAL
+    from bench import pyspy
+    from bench.targets import EFFICIENCY_GOAL
 
     row = ctx.find(kind="daemon", precision=ctx.default_int8)
     if ctx.plan.quick or row is None or row.get("efficiency", 1.0) >= EFFICIENCY_GOAL:
@@ -112,8 +117,8 @@ STEPS = (_machine, _scenes, _flops, _rows("pytorch"), _rows("ov_rows"), _rows("d
 
 def _held_out_scores(ctx) -> None:
     """Scores as the manifest has them now: `satedge evaluate --record` may have finished during the run."""
+    from bench.plan import held_out
     from onboard.manifest import Manifest
-    from training.bench.plan import held_out
 
     fresh = Manifest.load(ctx.model_dir)
     for precision, entry in ctx.manifest.precisions.items():
@@ -151,11 +156,13 @@ def record_in_manifest(ctx, results: dict) -> None:
 
 
 def run(args) -> int:
+    """Check the model and folders before minutes of measuring, run STEPS, write results and tables; returns 0."""
+    from bench import report, targets
+    from bench.plan import Context, Plan
     from onboard.manifest import Manifest
     from satedge.errors import UserError
-    from training.bench import report, targets
-    from training.bench.plan import Context, Plan
 
+    out = REPO if args.update else args.out or Path("out") / time.strftime("bench-%Y%m%d-%H%M%S")
     if not args.model.is_dir():
         raise UserError(f"model folder {args.model} does not exist (pass --model DIR)")
     manifest = Manifest.load(args.model)
@@ -163,7 +170,7 @@ def run(args) -> int:
         raise UserError(f"{args.model} has no fp32 IR: the bench compares every runtime against it")
     for precision in manifest.precisions:
         manifest.ir(precision)          # sha256 of every IR, before minutes of measuring
-    for folder in (args.out / "bench", args.out / "docs" / "img", args.work):   # fail now, not after minutes
+    for folder in (out / "bench", out / "docs" / "img", args.work):   # fail now, not after minutes
         try:
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -188,7 +195,7 @@ def run(args) -> int:
         "rows": ctx.rows, "targets": targets.evaluate(ctx), "sections": ctx.sections,
         "profile": ctx.sections.pop("profile", {}),
     }
-    paths = report.write(results, args.out)
+    paths = report.write(results, out)
     if args.record:
         record_in_manifest(ctx, results)
     print("\n".join(report.targets_table(results)))

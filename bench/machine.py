@@ -35,6 +35,7 @@ def physical_cores() -> int:
 
 
 def describe() -> dict:
+    """CPU model and flags (first /proc/cpuinfo block), logical and physical cores, platform, Python and numpy."""
     blocks = _cpuinfo_blocks()
     first = blocks[0] if blocks else {}
     return {"cpu_model": first.get("model name", platform.processor()), "flags": first.get("flags", "").split(),

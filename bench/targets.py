@@ -20,6 +20,7 @@ def _best(rows: list[dict]) -> dict | None:
 
 
 def speedup(ctx) -> list[dict]:
+    """Best INT8 OpenVINO tiles/s over PyTorch eager FP32's, at batch 1 and at each side's best batch."""
     measured = [r for r in ctx.rows if r["kind"] == "runtime" and r["status"] == "measured"]
     eager = [r for r in measured if r["runtime"] == "pytorch" and r["variant"] == "eager"]
     int8 = [r for r in measured if r["runtime"] == "openvino" and r["precision"].startswith("int8")]
@@ -39,6 +40,7 @@ def speedup(ctx) -> list[dict]:
 
 
 def score_drop(ctx) -> list[dict]:
+    """Each INT8 IR's held-out xView2 score below FP32's, as the manifest records them."""
     reference = ctx.manifest.precisions.get("fp32")
     fp32 = (reference.scores or {}).get("score") if reference else None
     out = []
@@ -57,6 +59,7 @@ def score_drop(ctx) -> list[dict]:
 
 
 def efficiency(ctx) -> list[dict]:
+    """Daemon tiles/s end to end over benchmark_app's, both on the default INT8 IR."""
     row = ctx.find(kind="daemon", precision=ctx.default_int8)
     if row is None or "efficiency" not in row:
         return [_target("pipeline efficiency (daemon / benchmark_app, default INT8)", f">= {EFFICIENCY_GOAL}",
@@ -69,6 +72,7 @@ def efficiency(ctx) -> list[dict]:
 
 
 def swap(ctx) -> list[dict]:
+    """The slowest swap, request to the new model's first tile (to serving if none came), with no tile lost."""
     swaps = [r for r in ctx.rows if r["kind"] == "swap" and r["status"] == "measured"]
     if not swaps:
         return [_target("precision swap, request to first tile of the new model", f"<= {SWAP_GOAL_S} s, 0 lost",
@@ -84,6 +88,7 @@ def swap(ctx) -> list[dict]:
 
 
 def daemon_rss(ctx) -> list[dict]:
+    """The highest peak RSS of any daemon row and of the swap run's daemon."""
     peaks = [(r["peak_rss_mb"], r["name"]) for r in ctx.rows if r["kind"] == "daemon" and r["status"] == "measured"]
     if "swap_run" in ctx.sections:
         peaks.append((ctx.sections["swap_run"]["daemon_peak_rss_mb"], "daemon during the swap run"))
@@ -95,6 +100,7 @@ def daemon_rss(ctx) -> list[dict]:
 
 
 def downlink(ctx) -> list[dict]:
+    """Bytes per listed building, and raw imagery bytes per downlinked byte, from the downlink row."""
     row = next((r for r in ctx.rows if r["kind"] == "downlink" and r["status"] == "measured"), None)
     if row is None:
         return [_target("bytes per listed building", f"<= {BYTES_PER_BUILDING_GOAL:.0f}", None, None, "not measured"),
@@ -114,4 +120,5 @@ CHECKS = (speedup, score_drop, efficiency, swap, daemon_rss, downlink)
 
 
 def evaluate(ctx) -> list[dict]:
+    """Every check's targets in order (results.json's `targets`); `met` is None where not measured."""
     return [target for check in CHECKS for target in check(ctx)]

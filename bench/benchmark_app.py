@@ -25,10 +25,11 @@ PATTERNS = {
 
 
 class BenchmarkAppFailed(Exception):
-    pass
+    """benchmark_app is missing, exited non-zero, or printed numbers that do not agree; the message says which."""
 
 
 def executable() -> str:
+    """The benchmark_app beside this interpreter (the openvino wheel's), else the one on PATH."""
     beside = Path(sys.executable).with_name("benchmark_app")
     found = str(beside) if beside.exists() else shutil.which("benchmark_app")
     if not found:
@@ -37,6 +38,7 @@ def executable() -> str:
 
 
 def parse(output: str, batch: int) -> dict:
+    """benchmark_app's FPS, count, duration, median latency (ms), and tiles/s recomputed; raises if the rates differ."""
     values = {}
     for name, pattern in PATTERNS.items():
         match = re.search(pattern, output)
@@ -55,6 +57,7 @@ def parse(output: str, batch: int) -> dict:
 
 def command(xml: Path, batch: int, tile: int, hint: str, seconds: float,
             infer_precision: str | None = None) -> list[str]:
+    """benchmark_app's argv for one row: async API, static input shape, NCHW layout so that its FPS counts tiles."""
     cmd = [executable(), "-m", str(xml), "-d", "CPU", "-hint", hint.lower(), "-t", str(max(1, round(seconds))),
            "-api", "async", "-shape", f"[{batch},6,{tile},{tile}]", "-layout", "[NCHW]"]
     if infer_precision:
@@ -64,6 +67,7 @@ def command(xml: Path, batch: int, tile: int, hint: str, seconds: float,
 
 def measure(xml: Path, batch: int, tile: int, hint: str, seconds: float,
             infer_precision: str | None = None) -> dict:
+    """Run benchmark_app once (timeout 4 × `seconds` + 120 s): the parsed numbers and the command line it ran."""
     cmd = command(xml, batch, tile, hint, seconds, infer_precision)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds * 4 + 120)
     output = done.stdout + done.stderr
@@ -79,8 +83,8 @@ def measure(xml: Path, batch: int, tile: int, hint: str, seconds: float,
 
 def row(ctx, precision: str, variant: str, hint: str, batch: int) -> dict:
     """benchmark_app on one OpenVINO row's IR, hint, shape and inference precision."""
-    from training.bench.ov_rows import LABELS, VARIANT_SUFFIX, infer_precision
-    from training.bench.plan import QUICK_SKIP, fail, new_row
+    from bench.ov_rows import LABELS, VARIANT_SUFFIX, infer_precision
+    from bench.plan import QUICK_SKIP, fail, new_row
 
     suffix = VARIANT_SUFFIX[variant]
     result = new_row("benchmark_app", f"benchmark_app {LABELS.get(precision, precision)}{suffix}",

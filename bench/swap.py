@@ -20,15 +20,17 @@ import sys
 import time
 from pathlib import Path
 
-from training.bench import scenes as bench_scenes
-from training.bench.daemon import START_TIMEOUT_S, free_port, onboard_config
-from training.bench.processes import REPO, Children, ProcessFailed
+from bench import scenes as bench_scenes
+from bench.daemon import START_TIMEOUT_S, onboard_config
+from bench.processes import REPO, start
+from satedge.processes import Children, ProcessFailed, free_port
 
 SWAPS = ("fp32", "int8")          # as sim/default.toml's precision schedule: to FP32, then back
 SUMMARIES_BEFORE_SWAP = 2
 
 
 def ground_config(folder: Path, port: int, clock: dict) -> dict:
+    """The ground's configuration: no security, a window open 29 s of every 30, a 1 Mbit/s link."""
     return {
         "clock": clock,
         "security": {"mode": "none"},
@@ -42,6 +44,7 @@ def ground_config(folder: Path, port: int, clock: dict) -> dict:
 
 
 def queue_command(ground_toml: Path, precision: str) -> None:
+    """Queue `set-precision` at the ground through `satedge command`, as an operator would."""
     done = subprocess.run([sys.executable, "-m", "satedge.cli", "command", "set-precision", precision,
                            "--config", str(ground_toml)], capture_output=True, text=True, cwd=REPO, timeout=60)
     if done.returncode:
@@ -49,6 +52,7 @@ def queue_command(ground_toml: Path, precision: str) -> None:
 
 
 def delivered(store: Path) -> int:
+    """How many summaries the ground store holds; 0 while it is missing or locked."""
     try:
         with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=2.0) as db:
             return db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
@@ -70,6 +74,7 @@ def _swap_row(target: str, done: dict, sent: dict, summarised: list[dict]) -> di
 
 def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copies: int, tile: int,
             overlap: int, timeout: float) -> dict:
+    """INT8 → FP32 → INT8 via the real ground, mid-stream: per-swap timings; did every scene arrive once, whole?"""
     folder = work / "swap"
     now = time.time()
     clock = {"epoch": now, "start": now, "speedup": 1.0}
@@ -78,9 +83,9 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
     scene_id = {stem: scene.id for stem, scene in decoded.items()}
     tiles_of = {scene.id: bench_scenes.tiles_per_scene(scene, tile, overlap) for scene in decoded.values()}
     with Children() as children:
-        ground = children.start("ground", ground_config(folder / "ground", port, clock), folder / "ground")
+        ground = start(children, "ground", ground_config(folder / "ground", port, clock), folder / "ground")
         ground.wait_event("station listening", timeout=START_TIMEOUT_S)
-        daemon = children.start("onboard", onboard_config(
+        daemon = start(children, "onboard", onboard_config(
             folder / "onboard", model_dir, "int8", "THROUGHPUT", scene_set, f"tcp://127.0.0.1:{port}",
             work / "ov-cache", clock), folder / "onboard")
         daemon.wait_event("onboard daemon started", timeout=START_TIMEOUT_S)
@@ -129,7 +134,7 @@ def spooled_sources(spool: Path) -> list[str]:
 
 def rows(ctx) -> list[dict]:
     """One row per swap; the run's integrity (scenes, tiles) is in each; the store goes to ctx.sections."""
-    from training.bench.plan import fail, new_row
+    from bench.plan import fail, new_row
 
     ctx.progress("measuring", row="precision swap in the running daemon")
     try:

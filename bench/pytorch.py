@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.machine import physical_cores
+from bench.timing import Budget, run_windows
 from onboard.manifest import Manifest
-from training.bench.machine import physical_cores
-from training.bench.timing import Budget, run_windows
 
 MODES = ("eager", "compile", "ipex")
 
@@ -108,7 +108,7 @@ def gflop_per_tile(model_dir: Path, tile: int) -> dict:
 # --- rows (orchestrator side) -------------------------------------------------
 
 NAMES = {"eager": "PyTorch eager FP32", "compile": "PyTorch torch.compile FP32", "ipex": "PyTorch + IPEX FP32"}
-IPEX_VENV = Path(__file__).resolve().parents[2] / ".venv-ipex"
+IPEX_VENV = Path(__file__).resolve().parents[1] / ".venv-ipex"
 
 
 def ipex_python() -> str | None:
@@ -123,8 +123,9 @@ def ipex_python() -> str | None:
 
 
 def rows(ctx) -> list[dict]:
-    from training.bench import worker
-    from training.bench.plan import QUICK_SKIP, fail, new_row
+    """Every mode (eager, compile, IPEX) at every batch, each in a worker; a row that cannot run says why."""
+    from bench import worker
+    from bench.plan import QUICK_SKIP, fail, new_row
 
     out = []
     for mode in MODES:

@@ -9,20 +9,14 @@ the spool). Steady-state tiles/s leaves out the first scene (pipeline fill).
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
-from training.bench import scenes as bench_scenes
-from training.bench.processes import Children
+from bench import scenes as bench_scenes
+from bench.processes import start
+from satedge.processes import Children, free_port
 
 START_TIMEOUT_S = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def onboard_config(folder: Path, model_dir: Path, precision: str, hint: str, scene_set: bench_scenes.SceneSet,
@@ -62,7 +56,7 @@ def measure(model_dir: Path, precision: str, hint: str, scene_set: bench_scenes.
     config = onboard_config(folder, model_dir, precision, hint, scene_set,
                             f"tcp://127.0.0.1:{free_port()}", work / "ov-cache")
     with Children() as children:
-        daemon = children.start("onboard", config, folder)
+        daemon = start(children, "onboard", config, folder)
         daemon.wait_event("onboard daemon started", timeout=START_TIMEOUT_S)
         ready = daemon.peak_rss_mb()       # libraries and the compiled model, before the first scene
         placed = bench_scenes.stage_copies(scene_set, folder / "inbox", copies)
@@ -81,9 +75,9 @@ def measure(model_dir: Path, precision: str, hint: str, scene_set: bench_scenes.
 def rows(ctx) -> list[dict]:
     """The daemon on each IR (THROUGHPUT, as it flies), against benchmark_app on the same IR, hint and batch
     run just before it (the machine's load drifts; the ratio is only fair back to back)."""
-    from training.bench import benchmark_app
-    from training.bench.ov_rows import LABELS
-    from training.bench.plan import QUICK_SKIP, fail, new_row
+    from bench import benchmark_app
+    from bench.ov_rows import LABELS
+    from bench.plan import QUICK_SKIP, fail, new_row
 
     batch = ctx.manifest.input.shape[0]
     out = []

@@ -1,4 +1,4 @@
-"""One measurement in a process of its own: `python -m training.bench.worker SPEC_JSON`.
+"""One measurement in a process of its own: `python -m bench.worker SPEC_JSON`.
 
 A row's peak RSS is then that of a process that only loaded and ran that
 model (and an OpenVINO row's process never imports torch). Prints one JSON
@@ -12,15 +12,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from training.bench.timing import Budget, peak_rss_mb
+from bench.timing import Budget
+from satedge.processes import peak_rss_mb
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 # spec["kind"] -> "module:function" measuring it (imported only in the worker that needs it)
 MEASURES = {
-    "openvino": "training.bench.ov_rows:measure",
-    "torch": "training.bench.pytorch:measure",
-    "stages": "training.bench.stages:measure",
+    "openvino": "bench.ov_rows:measure",
+    "torch": "bench.pytorch:measure",
+    "stages": "bench.stages:measure",
 }
 
 
@@ -29,6 +30,7 @@ class WorkerFailed(Exception):
 
 
 def main(argv: list[str]) -> int:
+    """Run the JSON spec `argv[0]`'s measurement; print it as one JSON line with `peak_rss_mb` and `torch_loaded`."""
     import importlib
 
     spec = json.loads(argv[0])
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> int:
 
 def run(spec: dict, python: str | None = None, timeout: float = 900.0) -> dict:
     """Run one measurement in a fresh interpreter (`python`, default this one); its result as a dict."""
-    done = subprocess.run([python or sys.executable, "-m", "training.bench.worker", json.dumps(spec)],
+    done = subprocess.run([python or sys.executable, "-m", "bench.worker", json.dumps(spec)],
                           capture_output=True, text=True, cwd=REPO, timeout=timeout)
     if done.returncode:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]

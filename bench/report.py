@@ -42,6 +42,7 @@ def _threads(row: dict) -> str:
 
 
 def runtime_table(results: dict) -> list[str]:
+    """Markdown lines: each runtime row beside benchmark_app's tiles/s on the same IR, variant, hint and batch."""
     gemm = results["machine"].get("gemm_gflops")
     lines = ["| runtime | hint | executes in | batch | tiles/s | benchmark_app tiles/s | p50 ms | p99 ms | "
              "GFLOP/s (% of FP32 GEMM) | threads | IR MB | peak RSS MB | held-out xView2 |",
@@ -64,6 +65,7 @@ def runtime_table(results: dict) -> list[str]:
 
 
 def daemon_table(results: dict) -> list[str]:
+    """Markdown lines: daemon tiles/s (end to end, steady state) against benchmark_app, and its RSS."""
     lines = ["| IR | hint | batch | benchmark_app tiles/s | daemon tiles/s, end to end | steady state | "
              "pipeline efficiency | scenes | tiles | daemon RSS MB, ready → peak |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -80,6 +82,7 @@ def daemon_table(results: dict) -> list[str]:
 
 
 def stages_table(results: dict) -> list[str]:
+    """Per-scene stage times (ms) and the efficiency bound they set; just the status if not measured."""
     lines = []
     for row in (r for r in results["rows"] if r["kind"] == "stages"):
         if row["status"] != "measured":
@@ -99,6 +102,7 @@ def stages_table(results: dict) -> list[str]:
 
 
 def swap_table(results: dict) -> list[str]:
+    """One line per swap (seconds), then the swap run's scenes, tiles lost and daemon peak RSS."""
     lines = ["| swap | daemon's measure s | request → new model serving s | request → its first tile s | "
              "daemon's detail |", "| --- | ---: | ---: | ---: | --- |"]
     for row in (r for r in results["rows"] if r["kind"] == "swap"):
@@ -118,6 +122,7 @@ def swap_table(results: dict) -> list[str]:
 
 
 def downlink_table(results: dict) -> list[str]:
+    """Bytes per summary and per listed building, and raw and JPEG bytes per summary byte."""
     lines = ["| summaries | bytes per summary | listed buildings | bytes per listed building | "
              "marginal bytes per building | raw bytes per summary byte | JPEG q90 bytes per summary byte |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -132,6 +137,7 @@ def downlink_table(results: dict) -> list[str]:
 
 
 def targets_table(results: dict) -> list[str]:
+    """Each target's goal, value and verdict; also what `satedge bench` prints at the end."""
     lines = ["| target | goal | measured | met | detail |", "| --- | --- | ---: | --- | --- |"]
     for t in results["targets"]:
         met = {True: "**yes**", False: "**no**", None: "not measured"}[t["met"]]
@@ -140,6 +146,7 @@ def targets_table(results: dict) -> list[str]:
 
 
 def profile_table(results: dict) -> list[str]:
+    """Per profiled IR, its ten slowest layer types (ms per tile, share); the error where profiling failed."""
     lines = []
     for precision, layers in results.get("profile", {}).items():
         if not isinstance(layers, list):
@@ -154,6 +161,7 @@ def profile_table(results: dict) -> list[str]:
 
 
 def daemon_profile_table(results: dict) -> list[str]:
+    """py-spy's busiest daemon threads with four hottest frames each; nothing if py-spy did not run."""
     spy = results["sections"].get("daemon_profile")
     if not spy:
         return []
@@ -169,6 +177,7 @@ def daemon_profile_table(results: dict) -> list[str]:
 
 
 def generated(results: dict) -> str:
+    """All that goes between the markers: run, machine, model and timing lines, then every table."""
     m, model = results["machine"], results["model"]
     plan = results["plan"]
     kind = "--quick: fewer and shorter runs, batch 1 only" if plan["quick"] else "full run"
@@ -207,6 +216,7 @@ number with its settings. The tables between the markers are rewritten by each r
 
 
 def write_markdown(results: dict, path: Path) -> None:
+    """Replace what lies between the markers in `path`; a page without them gets them appended."""
     text = path.read_text() if path.exists() else HEADER + BEGIN + "\n" + END + "\n"
     if BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
@@ -256,6 +266,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def write(results: dict, out: Path) -> dict[str, Path]:
+    """results.json, the plot and performance.md under `out`; returns their paths by name."""
     paths = {"results": out / "bench" / "results.json", "markdown": out / "docs" / "performance.md",
              "plot": out / "docs" / PLOT}
     for path in paths.values():

@@ -17,15 +17,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from training.bench import scenes as bench_scenes
-from training.bench.daemon import START_TIMEOUT_S, free_port, onboard_config
-from training.bench.processes import Children
+from bench import scenes as bench_scenes
+from bench.daemon import START_TIMEOUT_S, onboard_config
+from bench.processes import start
+from satedge.processes import Children, free_port
 
 RATE_HZ = 100
 LINE = re.compile(r"^thread \((\d+)\): ([^;]*);(.*) (\d+)$")
 
 
 def executable() -> str | None:
+    """py-spy beside this interpreter, else on PATH; None if not installed (the profile then says so)."""
     beside = Path(sys.executable).with_name("py-spy")
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
@@ -60,7 +62,7 @@ def profile(model_dir: Path, precision: str, scene_set: bench_scenes.SceneSet, w
                             f"tcp://127.0.0.1:{free_port()}", work / "ov-cache")
     raw = folder / "py-spy.txt"
     with Children() as children:
-        daemon = children.start("onboard", config, folder)
+        daemon = start(children, "onboard", config, folder)
         daemon.wait_event("onboard daemon started", timeout=START_TIMEOUT_S)
         placed = bench_scenes.stage_copies(scene_set, folder / "inbox", copies)
         time.sleep(0.5)     # past the pipeline fill: sample the steady state

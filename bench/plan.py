@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.scenes import SceneSet
+from bench.timing import Budget
 from onboard.manifest import Manifest
 from satedge.logs import event
-from training.bench.scenes import SceneSet
-from training.bench.timing import Budget
 
 log = logging.getLogger("satedge.bench")
 
@@ -18,6 +18,8 @@ QUICK_SKIP = "skipped (--quick)"
 
 @dataclass(frozen=True)
 class Plan:
+    """Which rows a run measures and how long each is timed; `full()` and `quick_plan()` are the two used."""
+
     quick: bool
     batches: tuple[int, ...]
     torch_budget: Budget
@@ -33,6 +35,7 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
+        """Every batch (1 to 32), both hints everywhere, each daemon run on the scenes four times over."""
         return cls(quick=False, batches=(1, 8, 16, 32), torch_budget=Budget(1.5, 3, 3.0, 2),
                    openvino_budget=Budget(0.5, 3, 1.5, 3), compile_batches=(1, 8, 16, 32),
                    plugin_default_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
@@ -41,6 +44,7 @@ class Plan:
 
     @classmethod
     def quick_plan(cls) -> Plan:
+        """--quick: batch 1, short windows, no torch.compile or plugin-default rows, benchmark_app THROUGHPUT only."""
         return cls(quick=True, batches=(1,), torch_budget=Budget(0.3, 2, 0.7, 2),
                    openvino_budget=Budget(0.3, 2, 0.5, 2), compile_batches=(), plugin_default_batches=(),
                    benchmark_app_s=2, benchmark_app_hints=("THROUGHPUT",), daemon_copies=1,
@@ -48,6 +52,7 @@ class Plan:
                    timeout_s=120.0)
 
     def describe(self) -> dict:
+        """The plan as results.json records it (`plan`); the report's timing line is written from it."""
         return {"quick": self.quick, "batches": list(self.batches),
                 "torch": vars(self.torch_budget), "openvino": vars(self.openvino_budget),
                 "torch_compile_batches": list(self.compile_batches),
@@ -72,6 +77,7 @@ class Context:
 
     @property
     def default_int8(self) -> str:
+        """The IR that `int8` resolves to in the manifest: the precision the daemon starts in."""
         return self.manifest.resolve("int8")
 
     def precisions(self) -> list[str]:
@@ -81,6 +87,7 @@ class Context:
                sorted(p for p in self.manifest.precisions if p not in order)
 
     def progress(self, msg: str, **fields) -> None:
+        """One structured event on the `satedge.bench` log, so a long run shows which row it is on."""
         event(log, msg, **fields)
 
     def find(self, **match) -> dict | None:
@@ -97,6 +104,7 @@ def new_row(kind: str, name: str, **fields) -> dict:
 
 
 def fail(row: dict, exc: Exception) -> dict:
+    """Set `row`'s status to the exception's first line (its type if it has no message); returns the row."""
     row["status"] = f"failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     return row
 

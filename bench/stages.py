@@ -81,8 +81,9 @@ SCENES = 4
 
 
 def rows(ctx) -> list[dict]:
-    from training.bench import worker
-    from training.bench.plan import fail, new_row
+    """The stages row (default INT8); with the daemon's benchmark_app rate, also inference ms and efficiency bound."""
+    from bench import worker
+    from bench.plan import fail, new_row
 
     row = new_row("stages", "daemon stages per scene, one thread", precision=ctx.default_int8)
     ctx.progress("measuring", row=row["name"])

@@ -15,12 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.bench import scenes as bench_scenes
+from bench import scenes as bench_scenes
 
 JPEG_QUALITY = 90
 
 
 def jpeg_bytes(scene: bench_scenes.ingest.Scene) -> int:
+    """Bytes of the scene's post-event image as JPEG at quality 90: what would go down instead of a summary."""
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(np.ascontiguousarray(scene.post), cv2.COLOR_RGB2BGR),
                                [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
@@ -29,6 +30,7 @@ def jpeg_bytes(scene: bench_scenes.ingest.Scene) -> int:
 
 
 def measure(store: Path, scene_set: bench_scenes.SceneSet) -> dict:
+    """Bytes per summary and per listed building in `store`, vs raw and JPEG; fixed + marginal bytes if counts vary."""
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         rows = db.execute("SELECT scene, bytes, raw, body FROM summaries").fetchall()
     if not rows:
@@ -56,7 +58,8 @@ def measure(store: Path, scene_set: bench_scenes.SceneSet) -> dict:
 # --- rows (orchestrator side) -------------------------------------------------
 
 def rows(ctx) -> list[dict]:
-    from training.bench.plan import fail, new_row
+    """The one downlink row, read from the swap run's ground store (not measured if that run failed)."""
+    from bench.plan import fail, new_row
 
     row = new_row("downlink", "downlink bytes, default scenario", scenario=ctx.scenes.scenario,
                   postprocess=ctx.scenes.postprocess)
