@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import scenes as bench_scenes
 from bench.processes import start
+from onboard.config import OnboardConfig
 from satedge.processes import Children, free_port
 
 START_TIMEOUT_S = 180.0
@@ -21,8 +22,11 @@ START_TIMEOUT_S = 180.0
 
 def onboard_config(folder: Path, model_dir: Path, precision: str, hint: str, scene_set: bench_scenes.SceneSet,
                    ground: str, cache_dir: Path, clock: dict | None = None) -> dict:
-    """The daemon as the default scenario runs it (its post-processing too), on the bench's scenes."""
-    return {
+    """The daemon as the default scenario runs it (its post-processing too), on the bench's scenes.
+
+    Validated here as the daemon will validate it, so a wrong key fails before minutes of measuring.
+    """
+    return OnboardConfig.model_validate({
         "clock": clock or {},
         "security": {"mode": "none"},
         "satellite": {"id": "sat-bench"},
@@ -33,7 +37,7 @@ def onboard_config(folder: Path, model_dir: Path, precision: str, hint: str, sce
         "spool": {"path": str(folder / "spool.sqlite")},
         "log": {"status_interval_s": 5.0},
         "telemetry": {"interval_s": 2.0},
-    }
+    }).effective()
 
 
 def throughput(summarised: list[dict], published: float) -> dict:

@@ -251,3 +251,69 @@ def stored_summaries(path: Path) -> list[dict[str, Any]]:
     """Every stored summary as `{satellite, seq, body}`, in order of reception."""
     rows = _read(path, "SELECT satellite, seq, body FROM summaries ORDER BY received, satellite, seq")
     return [{"satellite": r["satellite"], "seq": r["seq"], "body": json.loads(r["body"])} for r in rows]
+
+
+class PassRow(TypedDict):
+    """A satellite's totals for one window, as written at LOS (and added to after a restart)."""
+
+    win: int
+    satellite: str
+    bytes_granted: int
+    bytes_received: int
+    frames: int
+    summaries: int
+    duplicates: int
+
+
+class CommandResultRow(TypedDict):
+    """What one satellite did with one command: times sent, and its answer (None until answered)."""
+
+    cmd_id: int
+    satellite: str
+    sent: int
+    first_sent: float | None
+    ok: bool | None
+    detail: str | None
+    answered: float | None
+
+
+def stored_count(path: Path) -> int:
+    """Summaries stored, each `(satellite, seq)` once."""
+    rows = _read(path, "SELECT COUNT(*) FROM summaries")
+    return int(rows[0][0]) if rows else 0
+
+
+def stored_rows(path: Path) -> list[SummaryRow]:
+    """Every stored summary as it was written (body parsed), by satellite, then seq."""
+    rows = _read(path, "SELECT satellite, seq, prio, body, received, win, bytes FROM summaries"
+                       " ORDER BY satellite, seq")
+    return [SummaryRow(satellite=r["satellite"], seq=r["seq"], prio=r["prio"], body=json.loads(r["body"]),
+                       received=r["received"], win=r["win"], bytes=r["bytes"]) for r in rows]
+
+
+def stored_windows(path: Path) -> list[tuple[int, float, float]]:
+    """Every window recorded at its AOS, as `(win, start, end)`, by id."""
+    return [(r["win"], r["start"], r["end"]) for r in _read(path, "SELECT win, start, end FROM windows ORDER BY win")]
+
+
+def pass_totals(path: Path) -> list[PassRow]:
+    """Every pass's totals, by window, then satellite."""
+    rows = _read(path, "SELECT win, satellite, bytes_granted, bytes_received, frames, summaries, duplicates"
+                       " FROM passes ORDER BY win, satellite")
+    return [PassRow(win=r["win"], satellite=r["satellite"], bytes_granted=r["bytes_granted"],
+                    bytes_received=r["bytes_received"], frames=r["frames"], summaries=r["summaries"],
+                    duplicates=r["duplicates"]) for r in rows]
+
+
+def counters(path: Path) -> dict[str, int]:
+    """The counters' totals as last flushed by the station (drops, losses, duplicates, ...)."""
+    return {r["name"]: int(r["value"]) for r in _read(path, "SELECT name, value FROM counters ORDER BY name")}
+
+
+def command_results(path: Path) -> list[CommandResultRow]:
+    """Every satellite's record of every command sent to it, by command id, then satellite."""
+    rows = _read(path, "SELECT cmd_id, satellite, sent, first_sent, ok, detail, answered FROM command_results"
+                       " ORDER BY cmd_id, satellite")
+    return [CommandResultRow(cmd_id=r["cmd_id"], satellite=r["satellite"], sent=r["sent"], first_sent=r["first_sent"],
+                             ok=None if r["ok"] is None else bool(r["ok"]), detail=r["detail"],
+                             answered=r["answered"]) for r in rows]

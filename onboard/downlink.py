@@ -189,6 +189,7 @@ class Downlink:
             return False
         if not exempt:
             self.credit -= len(frame)
+            self.telemetry.gauge(credit=self.credit)   # what is left, not what was granted
         self.telemetry.count("frames_sent")
         self.telemetry.count("bytes_sent", len(frame))
         return True

@@ -211,3 +211,40 @@ def spooled_count(path: Path) -> int:
         if "no such table" in str(exc):
             return 0
         raise UserError(f"cannot read spool {path}: {exc}") from None
+
+
+def _read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows from a spool another process may be writing (read-only); none if it or its schema is not there yet."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+        try:
+            rows: list[tuple[Any, ...]] = db.execute(sql, params).fetchall()
+            return rows
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise UserError(f"cannot read spool {path}: {exc}") from None
+
+
+def spooled_sources(path: Path) -> set[str]:
+    """Names of the scene files that have a summary, waiting or already acknowledged (read-only)."""
+    return {str(name) for (name,) in _read(path, "SELECT name FROM sources")}
+
+
+def spooled_bodies(path: Path) -> list[dict[str, Any]]:
+    """The bodies of the summaries waiting in a spool, oldest first (read-only)."""
+    return [msgpack.unpackb(body, raw=False) for (body,) in _read(path, "SELECT body FROM summaries ORDER BY seq")]
+
+
+def state(path: Path, key: str) -> int | str | None:
+    """A value the spool keeps across restarts (`last_cmd`, `next_seq`, ...); None if never set (read-only)."""
+    rows = _read(path, "SELECT value FROM state WHERE key = ?", (key,))
+    if not rows:
+        return None
+    value: int | str = rows[0][0]
+    return value

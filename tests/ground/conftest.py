@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -94,11 +93,3 @@ def station_factory(tmp_path, free_port):
         if station.proc is not None and station.proc.poll() is None:
             station.proc.kill()
             station.proc.wait()
-
-
-def query(db_path: Path, sql: str, *args) -> list[tuple]:
-    db = sqlite3.connect(db_path, timeout=10)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()

@@ -6,8 +6,8 @@ import time
 
 import zmq
 
+from ground.store import counters, stored_rows
 from satedge import keys
-from tests.ground.conftest import query
 from tests.ground.minisat import MiniSat, pack, summary_body
 
 
@@ -40,9 +40,9 @@ def test_only_allow_listed_keys_get_through(station_factory, tmp_path):
         for sat in (member, stranger, impostor):
             sat.close()
     assert station.stop() == 0
-    assert query(station.db_path, "SELECT satellite, seq FROM summaries") == [("sat-1", 1)]
-    counters = dict(query(station.db_path, "SELECT name, value FROM counters"))
-    assert counters["drop_identity"] >= 2, counters
+    assert [(row["satellite"], row["seq"]) for row in stored_rows(station.db_path)] == [("sat-1", 1)]
+    counts = counters(station.db_path)
+    assert counts["drop_identity"] >= 2, counts
 
 
 def test_security_none_says_so_in_the_log(station_factory):
@@ -72,5 +72,5 @@ def test_a_satellite_added_while_the_station_runs_is_admitted(station_factory, t
         late.close()
     assert station.stop() == 0
     assert newcomer_id == "sat-1"
-    assert query(station.db_path, "SELECT satellite, seq FROM summaries") == [("sat-2", 1)]
+    assert [(row["satellite"], row["seq"]) for row in stored_rows(station.db_path)] == [("sat-2", 1)]
     assert "allow-list loaded" in station.log()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ground.store import command_results, stored_rows
 from tests.conftest import run_cli
-from tests.ground.conftest import query
 from tests.ground.minisat import MiniSat, pack, summary_body
 
 
@@ -16,7 +16,7 @@ def test_nothing_acked_is_lost_when_the_station_is_killed(station_factory):
                        "the first acks")
         station.kill9()  # mid-run: frames in flight, credit unspent
         acked_before_kill = set(sat.acked)
-        stored = {seq for (seq,) in query(station.db_path, "SELECT seq FROM summaries")}
+        stored = {row["seq"] for row in stored_rows(station.db_path)}
         assert acked_before_kill <= stored, sorted(acked_before_kill - stored)
         assert len(stored) < len(frames), "the kill came too late to be mid-run"
 
@@ -25,8 +25,8 @@ def test_nothing_acked_is_lost_when_the_station_is_killed(station_factory):
     finally:
         sat.close()
     assert station.stop() == 0
-    rows = query(station.db_path, "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM summaries")
-    assert rows == [(300, 300, 1, 300)]
+    assert [(row["satellite"], row["seq"]) for row in stored_rows(station.db_path)] == [
+        ("sat-1", seq) for seq in range(1, 301)]   # every one, once
 
 
 def test_commands_are_resent_until_answered_across_a_restart(station_factory):
@@ -65,7 +65,7 @@ def test_commands_are_resent_until_answered_across_a_restart(station_factory):
     finally:
         sat.close()
     assert station.stop() == 0
-    assert result(station, 1) == (1, "fp32 serving")
+    assert result(station, 1) == (True, "fp32 serving")
     listing = run_cli("command", "list", "--db", str(station.db_path))
     assert "ok=True fp32 serving" in listing.stdout and "ok=True min class 3" in listing.stdout, listing.stdout
 
@@ -84,11 +84,11 @@ def answer_until_recorded(sat: MiniSat, station, cmd_id: int, detail: str, timeo
         asked = sum(c["id"] == cmd_id for c in sat.commands)
         if asked > answered and sat.spend(frame):
             answered = asked
-        return result(station, cmd_id) == (1, detail)
+        return result(station, cmd_id) == (True, detail)
 
     sat.pump_until(recorded, timeout_s, f"command {cmd_id}'s result in the store")
 
 
 def result(station, cmd_id: int):
-    rows = query(station.db_path, "SELECT ok, detail FROM command_results WHERE cmd_id = ?", cmd_id)
+    rows = [(r["ok"], r["detail"]) for r in command_results(station.db_path) if r["cmd_id"] == cmd_id]
     return rows[0] if rows else None

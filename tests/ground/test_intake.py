@@ -9,10 +9,10 @@ import pytest
 
 from ground.allow_list import AllowList
 from ground.intake import Intake
+from ground.store import command_results, counters, stored_rows
 from satedge import keys
 from satedge.errors import UserError
 from satedge.protocol import encode
-from tests.ground.conftest import query
 from tests.ground.parts import ORIGIN, WINDOW_S, arrival, make_parts, summary
 
 
@@ -48,7 +48,7 @@ def in_window(parts, sat_id: str = "sat-1", credit_s: float = 10.0) -> None:
 
 
 def stored(parts) -> list[tuple]:
-    return query(parts.store.path, "SELECT satellite, seq, win FROM summaries ORDER BY satellite, seq")
+    return [(r["satellite"], r["seq"], r["win"]) for r in stored_rows(parts.store.path)]
 
 
 def test_admission_drops_and_counts_every_kind_of_bad_message(parts):
@@ -118,8 +118,9 @@ def test_a_summary_is_stored_then_acked_and_a_duplicate_is_acked_but_not_stored_
     assert parts.counters.total["duplicates"] == 2 and parts.counters.total["duplicates.sat-1"] == 2
     contact = parts.windows.satellites["sat-1"].contact
     assert contact is not None and (contact.summaries, contact.duplicates, contact.frames) == (3, 2, 5)
-    row = query(parts.store.path, "SELECT received, bytes FROM summaries WHERE seq = 1")[0]
-    assert row == (ORIGIN + 10, arrival("sat-1", summary(1)).size)
+    first = stored_rows(parts.store.path)[0]
+    assert (first["seq"], first["received"], first["bytes"]) == (1, ORIGIN + 10, arrival("sat-1", summary(1)).size)
+    assert first["body"] == summary(1)["body"] and first["prio"] == 0
 
 
 def test_frames_outside_a_window_or_beyond_credit_are_dropped_counted_and_never_acked(parts):
@@ -148,11 +149,11 @@ def test_results_and_telemetry_cost_credit_and_unknown_command_ids_are_counted(p
     contact = parts.windows.satellites["sat-1"].contact
     assert contact is not None and (contact.used, contact.frames) == (150, 2)
     assert parts.counters.total["ignored_unknown_command"] == 1
-    assert query(parts.store.path, "SELECT count(*) FROM command_results") == [(0,)]
+    assert command_results(parts.store.path) == []
 
 
 def test_drop_counters_reach_the_store_when_flushed(parts):
     parts.intake.deliver([arrival("sat-9", summary(1))], ORIGIN - 5)
     parts.counters.flush(parts.store)
     parts.counters.flush(parts.store)   # nothing new: nothing added
-    assert query(parts.store.path, "SELECT name, value FROM counters") == [("drop_outside_window", 1)]
+    assert counters(parts.store.path) == {"drop_outside_window": 1}

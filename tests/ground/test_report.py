@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from ground.report import write_report
-from ground.store import Store, connect, queue_command
+from ground.store import Store, command_results, connect, queue_command
 from satedge.errors import UserError
 from tests.conftest import run_cli
 
@@ -109,8 +109,8 @@ def test_a_duplicate_answer_never_hides_the_real_result(tmp_path):
     store.command_result(second, "sat-1", True, "duplicate", T0)         # the real answer was lost...
     store.command_result(second, "sat-1", True, "min class 4", T0 + 2)   # ...and comes with a re-send
     assert not store.command_result(99, "sat-1", True, "what?", T0)
-    rows = store.db.execute("SELECT cmd_id, detail FROM command_results ORDER BY cmd_id").fetchall()
-    assert [tuple(r) for r in rows] == [(first, "min class 3"), (second, "min class 4")]
+    assert [(r["cmd_id"], r["detail"]) for r in command_results(store.path)] == [
+        (first, "min class 3"), (second, "min class 4")]
     assert store.pending_commands("sat-1") == [] and len(store.pending_commands("sat-2")) == 2
     store.close()
 

@@ -6,7 +6,7 @@ import time
 
 import msgpack
 
-from tests.ground.conftest import query
+from ground.store import counters, stored_rows, stored_windows
 from tests.ground.minisat import MiniSat, pack, summary_body
 
 RATE_BPS = 9600.0
@@ -107,16 +107,15 @@ def test_windows_credit_acks_duplicates_and_bad_frames(station_factory):
     assert station.stop() == 0
     assert "station stopped" in station.log()
 
-    stored = query(station.db_path, "SELECT satellite, seq FROM summaries ORDER BY seq")
+    stored = [(row["satellite"], row["seq"]) for row in stored_rows(station.db_path)]
     assert stored == [("sat-1", seq) for seq in range(1, 9)]
-    counters = dict(query(station.db_path, "SELECT name, value FROM counters"))
+    counts = counters(station.db_path)
     duplicates = sat.ack_counts[1] - 1  # every duplicate that reached the station was acked
-    assert duplicates >= 1 and counters["duplicates"] == counters["duplicates.sat-1"] == duplicates
-    assert counters["drop_malformed"] >= 3 and counters["drop_version"] == 1
-    assert counters["ignored_unknown_type"] == 1
-    assert counters["drop_over_credit"] == 1 and counters["drop_outside_window"] >= 1
-    windows = query(station.db_path, "SELECT count(*) FROM windows")[0][0]
-    assert windows >= 4
+    assert duplicates >= 1 and counts["duplicates"] == counts["duplicates.sat-1"] == duplicates
+    assert counts["drop_malformed"] >= 3 and counts["drop_version"] == 1
+    assert counts["ignored_unknown_type"] == 1
+    assert counts["drop_over_credit"] == 1 and counts["drop_outside_window"] >= 1
+    assert len(stored_windows(station.db_path)) >= 4
     assert station.log().count(" LOS win=") >= 4  # a status line per window
 
 
@@ -134,7 +133,7 @@ def test_everything_arrives_through_a_lossy_link(station_factory):
         for s in sats:
             s.close()
     assert station.stop() == 0
-    rows = query(station.db_path, "SELECT satellite, count(*), count(DISTINCT seq) FROM summaries GROUP BY 1")
-    assert rows == [("sat-1", 15, 15), ("sat-2", 15, 15)]
-    counters = dict(query(station.db_path, "SELECT name, value FROM counters"))
-    assert counters["lost_uplink"] > 0 and counters["lost_downlink"] > 0, counters
+    stored = [(row["satellite"], row["seq"]) for row in stored_rows(station.db_path)]
+    assert stored == [(f"sat-{i}", seq) for i in (1, 2) for seq in range(1, 16)]   # each exactly once
+    counts = counters(station.db_path)
+    assert counts["lost_uplink"] > 0 and counts["lost_downlink"] > 0, counts

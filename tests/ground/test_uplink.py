@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ground.store import queue_command
+from ground.store import command_results, queue_command
 from ground.uplink import retry_interval
-from tests.ground.conftest import query
 from tests.ground.parts import ORIGIN, PERIOD_S, RETRY_S, WINDOW_S, arrival, cmd_result, make_parts
 
 
@@ -22,8 +21,8 @@ def sent(parts, sat_id: str = "sat-1") -> list[tuple[object, float]]:
 
 
 def result(parts, cmd_id: int, sat_id: str = "sat-1") -> tuple | None:
-    rows = query(parts.store.path, "SELECT ok, detail FROM command_results WHERE cmd_id = ? AND satellite = ?",
-                 cmd_id, sat_id)
+    rows = [(r["ok"], r["detail"]) for r in command_results(parts.store.path)
+            if (r["cmd_id"], r["satellite"]) == (cmd_id, sat_id)]
     return rows[0] if rows else None
 
 
@@ -42,7 +41,7 @@ def test_a_command_is_sent_at_the_window_start_and_again_only_after_the_retry_in
     parts.commands.send_due(parts.windows.in_contact(), ORIGIN + RETRY_S)
     parts.commands.send_due(parts.windows.in_contact(), ORIGIN + RETRY_S + 1)
     assert sent(parts) == [(cmd, ORIGIN), (cmd, ORIGIN + RETRY_S)]
-    assert query(parts.store.path, "SELECT sent, first_sent FROM command_results") == [(2, ORIGIN)]
+    assert [(r["sent"], r["first_sent"]) for r in command_results(parts.store.path)] == [(2, ORIGIN)]
 
     # Each new window's contact sends it at its start, however recent the last send.
     parts.windows.update(ORIGIN + WINDOW_S)
@@ -61,7 +60,7 @@ def test_an_answered_command_is_not_sent_again_and_a_targeted_one_goes_only_to_i
 
     parts.windows.grant(ORIGIN + 5)
     parts.intake.deliver([arrival("sat-1", cmd_result(everyone, "min class 3"))], ORIGIN + 5)
-    assert result(parts, everyone) == (1, "min class 3")
+    assert result(parts, everyone) == (True, "min class 3")
     parts.commands.send_due(parts.windows.in_contact(), ORIGIN + 2 * RETRY_S)
     assert [c for c, _ in sent(parts, "sat-1")] == [everyone]
     assert [c for c, _ in sent(parts, "sat-2")] == [everyone, only_2, everyone, only_2]
@@ -74,7 +73,7 @@ def test_a_duplicate_answer_does_not_replace_a_real_one(parts):
     parts.windows.grant(ORIGIN + 10)
     parts.intake.deliver([arrival("sat-1", cmd_result(cmd, "fp32 serving"))], ORIGIN + 1)
     parts.intake.deliver([arrival("sat-1", cmd_result(cmd, "duplicate"))], ORIGIN + 2)   # the answer to a re-send
-    assert result(parts, cmd) == (1, "fp32 serving")
+    assert result(parts, cmd) == (True, "fp32 serving")
 
 
 def test_a_real_answer_replaces_a_duplicate_one(parts):
@@ -84,9 +83,9 @@ def test_a_real_answer_replaces_a_duplicate_one(parts):
     parts.windows.grant(ORIGIN + 10)
     # The real answer was lost on the link; the satellite answered the re-send "duplicate".
     parts.intake.deliver([arrival("sat-1", cmd_result(cmd, "duplicate"))], ORIGIN + 1)
-    assert result(parts, cmd) == (1, "duplicate")
+    assert result(parts, cmd) == (True, "duplicate")
     parts.intake.deliver([arrival("sat-1", cmd_result(cmd, "fp32 serving"))], ORIGIN + 2)
-    assert result(parts, cmd) == (1, "fp32 serving")
+    assert result(parts, cmd) == (True, "fp32 serving")
 
 
 def test_retries_are_never_within_two_wall_seconds():

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from ground.store import pass_totals, stored_windows
 from ground.windows import REPLY_HELLO_WALL_S, credit_interval
-from tests.ground.conftest import query
 from tests.ground.parts import ORIGIN, RATE_BPS, WINDOW_S, make_parts
 
 BYTES_PER_S = RATE_BPS / 8
@@ -33,7 +33,7 @@ def test_a_window_opens_on_schedule_with_aos_and_closes_with_los(parts, caplog):
     parts.windows.update(ORIGIN)
     assert parts.windows.window is not None and parts.windows.window.id == 1
     assert [(a["sat"], a["win"], a["until"]) for a in parts.radio.of("aos")] == [("sat-1", 1, ORIGIN + WINDOW_S)]
-    assert query(parts.store.path, "SELECT win, start, end FROM windows") == [(1, ORIGIN, ORIGIN + WINDOW_S)]
+    assert stored_windows(parts.store.path) == [(1, ORIGIN, ORIGIN + WINDOW_S)]
 
     closed = parts.windows.update(ORIGIN + WINDOW_S)
     assert closed is not None and closed.id == 1 and parts.windows.window is None
@@ -82,8 +82,8 @@ def test_the_pass_totals_go_to_the_store_at_los(parts):
     parts.windows.grant(ORIGIN + 10)
     assert parts.windows.charge("sat-1", 300) is not None
     parts.windows.update(ORIGIN + WINDOW_S)
-    assert query(parts.store.path, "SELECT win, satellite, bytes_granted, bytes_received, frames FROM passes") == [
-        (1, "sat-1", 1000, 300, 1)]
+    assert pass_totals(parts.store.path) == [{"win": 1, "satellite": "sat-1", "bytes_granted": 1000,
+                                              "bytes_received": 300, "frames": 1, "summaries": 0, "duplicates": 0}]
 
 
 def test_frames_outside_a_window_or_beyond_credit_are_dropped_and_counted(parts):
@@ -127,7 +127,7 @@ def test_a_satellite_whose_connection_is_gone_is_forgotten_with_its_totals_writt
     parts.windows.gone.add("sat-1")
     parts.windows.forget_gone()
     assert parts.windows.satellites == {} and parts.windows.gone == set()
-    assert query(parts.store.path, "SELECT satellite, bytes_granted FROM passes") == [("sat-1", 200)]
+    assert [(p["satellite"], p["bytes_granted"]) for p in pass_totals(parts.store.path)] == [("sat-1", 200)]
     assert any(r.getMessage() == "satellite left" for r in caplog.records)
     parts.windows.grant(ORIGIN + 5)
     assert granted(parts) == 200

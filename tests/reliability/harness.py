@@ -4,29 +4,18 @@ processes, one run folder made by `sim.run.prepare`), with the handles fault inj
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import msgpack
-
+from ground import store
+from onboard import spool
 from satedge.processes import Child
 from sim import run as simrun
 from sim.config import SimConfig
 
 STARTED = {"ground": "station listening", "onboard": "onboard daemon started", "camera": "scene"}
-
-
-def query(path: Path, sql: str, *args) -> list[tuple]:
-    if not path.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0) as db:
-            return db.execute(sql, args).fetchall()
-    except sqlite3.OperationalError:
-        return []
 
 
 @dataclass
@@ -115,17 +104,16 @@ class Constellation:
         return sorted(p.name for p in self.inbox.glob("*.tif"))
 
     def spooled_sources(self) -> set[str]:
-        return {name for (name,) in query(self.sat.spool, "SELECT name FROM sources")}
+        return spool.spooled_sources(self.sat.spool)
 
     def spooled(self) -> int:
-        rows = query(self.sat.spool, "SELECT COUNT(*) FROM summaries")
-        return rows[0][0] if rows else 0
+        return spool.spooled_count(self.sat.spool)
 
     def stored_scenes(self) -> list[str]:
-        return [scene for (scene,) in query(self.run.store, "SELECT scene FROM summaries")]
+        return [row["body"]["scene"] for row in store.stored_rows(self.run.store)]
 
     def counters(self) -> dict:
-        return dict(query(self.run.store, "SELECT name, value FROM counters"))
+        return store.counters(self.run.store)
 
     def in_window(self) -> bool:
         s = self.run.config.link
@@ -133,7 +121,7 @@ class Constellation:
         return since >= 0 and since % s.period_s < s.window_s
 
     def spool_bodies(self) -> list[dict]:
-        return [msgpack.unpackb(b, raw=False) for (b,) in query(self.sat.spool, "SELECT body FROM summaries")]
+        return spool.spooled_bodies(self.sat.spool)
 
     def wait_delivered(self, timeout: float) -> None:
         """Until every staged scene is in the store and the spool is empty (or raise with the state)."""

@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import psutil
 
+from ground import store
+from onboard.spool import spooled_count
 from sim import run as simrun
 from sim.config import SimConfig
 
@@ -57,17 +58,6 @@ def scenario(model: Path, speedup: float) -> SimConfig:
         "model": {"dir": str(model), "precision": "fp32"},
         "log": {"status_interval_s": 5.0},
     })
-
-
-def count(db: Path, sql: str) -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=2.0) as con:
-            row = con.execute(sql).fetchone()
-        return int(row[0] or 0) if row else 0
-    except sqlite3.Error:
-        return 0
 
 
 def sample(proc: psutil.Process) -> tuple[float, int]:
@@ -156,11 +146,11 @@ def main(argv=None) -> int:
                     waiting += 1
                 now = time.monotonic()
                 if now >= next_sample:
-                    stored = count(run.store, "SELECT COUNT(*) FROM summaries")
+                    stored = store.stored_count(run.store)
                     g_rss, g_fds = sample(ground)
                     s_rss, s_fds = sample(onboard)
                     row = dict(wall_s=round(now - started, 1), fed=fed, stored=stored,
-                               spooled=count(sat.spool, "SELECT COUNT(*) FROM summaries"),
+                               spooled=spooled_count(sat.spool),
                                ground_rss_mb=round(g_rss, 1), ground_fds=g_fds, sat_rss_mb=round(s_rss, 1),
                                sat_fds=s_fds)
                     rows.append(row)
@@ -175,15 +165,16 @@ def main(argv=None) -> int:
         codes = simrun.stop(run)
 
     warmup = int(args.scenes * args.warmup)
+    seqs = [row["seq"] for row in store.stored_rows(run.store)]
     result = {
         "scenes": args.scenes,
         "wall_s": round(time.monotonic() - started, 1),
-        "stored": count(run.store, "SELECT COUNT(*) FROM summaries"),
-        "distinct_seqs": count(run.store, "SELECT COUNT(DISTINCT seq) FROM summaries"),
-        "max_seq": count(run.store, "SELECT MAX(seq) FROM summaries"),
-        "duplicates_dropped": count(run.store, "SELECT value FROM counters WHERE name = 'duplicates'"),
-        "left_in_spool": count(sat.spool, "SELECT COUNT(*) FROM summaries"),
-        "windows": count(run.store, "SELECT COUNT(*) FROM windows"),
+        "stored": len(seqs),
+        "distinct_seqs": len(set(seqs)),
+        "max_seq": max(seqs, default=0),
+        "duplicates_dropped": store.counters(run.store).get("duplicates", 0),
+        "left_in_spool": spooled_count(sat.spool),
+        "windows": len(store.stored_windows(run.store)),
         "exit_codes": codes,
         "samples": len(rows),
         "warmup_scenes": warmup,

@@ -4,7 +4,6 @@ subcommand registered in satedge/cli.py (one line on stderr, exit status 2, no t
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from onboard.spool import spooled_sources
 from satedge.cli import COMMANDS
 from tests.conftest import run_cli
 from tests.onboard.conftest import CRS, ORIGIN, RES, config_text, texture, write_tiff
@@ -88,8 +88,7 @@ def test_bad_tiles_are_quarantined_and_good_ones_served(tmp_path, geo, tiny_mode
     deadline = time.monotonic() + 90
     while True:
         reasons = list(quarantine.glob("*.reason")) if quarantine.exists() else []
-        with sqlite3.connect(tmp_path / "spool.sqlite") as db:
-            sources = {name for (name,) in db.execute("SELECT name FROM sources")}
+        sources = spooled_sources(tmp_path / "spool.sqlite")
         if len(reasons) == len(corpus) and {f"{g}.tif" for g in good} <= sources:
             break
         assert time.monotonic() < deadline, (sorted(r.name for r in reasons), sorted(sources))

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from onboard.spool import spooled_count
 from tests.reliability.harness import Constellation, scenario, stop_quietly
 
 pytestmark = pytest.mark.timeout(900)
@@ -140,8 +141,6 @@ def test_a_scene_spooled_but_not_retired_is_not_summarised_again(tmp_path, geo, 
     """The narrowest crash window (summary committed, scene file not yet removed from the inbox),
     which the random kills above rarely hit, made on purpose: the file is put back after its summary
     is spooled, and the daemon is killed and restarted with it there."""
-    import sqlite3
-
     from tests.onboard.conftest import config_text
 
     inbox = tmp_path / "inbox"
@@ -159,5 +158,4 @@ def test_a_scene_spooled_but_not_retired_is_not_summarised_again(tmp_path, geo, 
     second.wait_log("scenes_skipped=1", timeout=90)
     assert second.terminate() == 0
     assert list(inbox.iterdir()) == [] and "scene summarised" not in second.log()
-    with sqlite3.connect(tmp_path / "spool.sqlite") as db:
-        assert db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0] == 1
+    assert spooled_count(tmp_path / "spool.sqlite") == 1

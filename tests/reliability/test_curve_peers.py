@@ -10,8 +10,9 @@ import time
 import pytest
 import zmq.auth
 
-from ground.store import connect, queue_command
-from tests.reliability.harness import Constellation, query, scenario, stop_quietly
+from ground.store import command_results, connect, queue_command, stored_count
+from onboard.spool import spooled_count, state
+from tests.reliability.harness import Constellation, scenario, stop_quietly
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -55,10 +56,10 @@ def test_a_peer_with_an_untrusted_key_gets_nothing_through(tmp_path, tiny_model_
         c.stop()
         assert "satellite joined" not in c.log("ground")
         assert "ground connected" not in c.log("onboard") and "command received" not in c.log("onboard")
-        assert query(c.run.store, "SELECT COUNT(*) FROM summaries") == [(0,)]
-        assert query(c.sat.spool, "SELECT COUNT(*) FROM summaries") == [(3,)]       # kept for a trusted link
-        assert query(c.sat.spool, "SELECT value FROM state WHERE key = 'last_cmd'") == []   # never commanded
-        assert query(c.run.store, "SELECT COUNT(*) FROM command_results") == [(0,)]
+        assert stored_count(c.run.store) == 0
+        assert spooled_count(c.sat.spool) == 3                   # kept for a trusted link
+        assert state(c.sat.spool, "last_cmd") is None            # never commanded
+        assert command_results(c.run.store) == []
         c = None
     finally:
         stop_quietly(c)

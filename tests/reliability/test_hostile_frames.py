@@ -1,8 +1,8 @@
 """Hostile peers: every frame decoder, and the handlers behind it on both sides, fuzzed with hypothesis.
 
 `satedge.protocol.decode` with both schemas; the ground station's receive path
-(`Station._receive` / `_deliver`: identity, decode, link, windows, credit, store,
-ack) with a real DEALER against its real ROUTER; the satellite's
+(its intake, link model and windows, turned as `Station.run` turns them: identity, decode,
+link, windows, credit, store, ack) with a real DEALER against its real ROUTER; the satellite's
 (`Downlink._on_frame`: acks into the real spool, commands into the real
 commander) in a real daemon built in-process. Random bytes, wrong types, huge
 lists, deep nesting, 64-bit integers: nothing may raise, nothing may stop a
@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ground.store import stored_summaries
 from satedge import protocol as p
 from tests.reliability.conftest import summary_body
 
@@ -194,13 +195,12 @@ def test_ground_receive_path_survives_anything_long(in_process_ground, frames, m
 
 def test_ground_stores_only_valid_summaries_once(in_process_ground):
     """After the fuzzing above (same module fixture): every stored row is a valid body, no seq twice."""
-    import json
     _ground_round(in_process_ground, [b"\x00"], multipart=False)   # at least one probe, run alone too
-    rows = in_process_ground.station.store.db.execute("SELECT satellite, seq, body FROM summaries").fetchall()
+    rows = stored_summaries(in_process_ground.station.store.path)
     assert rows, "the probes must have been stored"
-    assert len({(r[0], r[1]) for r in rows}) == len(rows)
-    for _, _, body in rows:
-        p.validate_body(json.loads(body))
+    assert len({(r["satellite"], r["seq"]) for r in rows}) == len(rows)
+    for row in rows:
+        p.validate_body(row["body"])
 
 
 # --- the satellite's receive path -------------------------------------------------------

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from ground.store import connect, queue_command
-from tests.reliability.harness import Constellation, query, scenario, stop_quietly
+from ground.store import command_results, connect, queue_command
+from tests.reliability.harness import Constellation, scenario, stop_quietly
 from tests.reliability.proxy import FaultProxy
 
 pytestmark = pytest.mark.timeout(600)
@@ -77,12 +77,12 @@ def _proxied_run(tmp_path, model, dup: float, reorder: float, seed: int, scenes:
         c.start_all()
         c.wait_delivered(timeout=300)
         deadline = time.monotonic() + 90
-        while query(c.run.store, "SELECT COUNT(*) FROM command_results WHERE ok IS NOT NULL") != [(len(ids),)]:
-            assert time.monotonic() < deadline, query(c.run.store, "SELECT * FROM command_results")
+        while sum(r["ok"] is not None for r in command_results(c.run.store)) != len(ids):
+            assert time.monotonic() < deadline, command_results(c.run.store)
             time.sleep(0.2)
         numbers = _exactly_once(c)
         executed = [e["id"] for e in c.events("onboard", "command done")]
-        answers = dict(query(c.run.store, "SELECT cmd_id, detail FROM command_results"))
+        answers = {r["cmd_id"]: r["detail"] for r in command_results(c.run.store)}
         numbers.update(proxy=dict(proxy.counts), commands_executed=executed, answers=answers,
                        ground_duplicates=c.counters().get("duplicates", 0),
                        drop_over_credit=c.counters().get("drop_over_credit", 0))
