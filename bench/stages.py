@@ -22,7 +22,8 @@ def measure(spec: dict, budget) -> dict:
     """Worker side: per-stage milliseconds per scene (median over the scenes)."""
     import numpy as np
 
-    from onboard import ingest, postprocess, protocol, tiling
+    from onboard import ingest, postprocess, tiling
+    from satedge import protocol
     from onboard.config import PostprocessSection
     from onboard.engine import Engine
     from onboard.manifest import Manifest

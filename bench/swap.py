@@ -93,7 +93,7 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
         expected = [scene_id[path.stem.split("-copy")[0]] for path in placed]   # copies keep their scene id
         daemon.wait_event("scene summarised", SUMMARIES_BEFORE_SWAP, timeout)
         for i, precision in enumerate(SWAPS, 1):
-            queue_command(ground.config_path, precision)
+            queue_command(ground.config, precision)
             daemon.wait_event("command done", i, timeout)
         daemon.wait_event("scene summarised", len(placed), timeout)
         store = folder / "ground" / "ground.sqlite"
