@@ -23,10 +23,10 @@ def measure(spec: dict, budget) -> dict:
     import numpy as np
 
     from onboard import ingest, postprocess, tiling
-    from satedge import protocol
     from onboard.config import PostprocessSection
     from onboard.engine import Engine
     from onboard.manifest import Manifest
+    from satedge import protocol
 
     manifest = Manifest.load(spec["model_dir"])
     engine = Engine(manifest, spec["precision"], cache_dir=Path(spec["cache_dir"]), hint="LATENCY")
