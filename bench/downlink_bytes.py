@@ -8,14 +8,13 @@ what a satellite would otherwise downlink.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from bench import scenes as bench_scenes
+from ground.store import stored_rows
 
 JPEG_QUALITY = 90
 
@@ -31,17 +30,16 @@ def jpeg_bytes(scene: bench_scenes.ingest.Scene) -> int:
 
 def measure(store: Path, scene_set: bench_scenes.SceneSet) -> dict:
     """Bytes per summary and per listed building in `store`, vs raw and JPEG; fixed + marginal bytes if counts vary."""
-    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT scene, bytes, raw, body FROM summaries").fetchall()
+    rows = stored_rows(store)
     if not rows:
         raise ValueError(f"no summaries in {store}")
     decoded = [bench_scenes.read(path, scene_set.reference) for path in scene_set.geotiffs]
     jpeg = {scene.id: jpeg_bytes(scene) for scene in decoded}       # copies of a scene keep its id
-    frame = np.array([r[1] for r in rows], dtype=float)
-    raw = sum(r[2] for r in rows)
-    listed = np.array([len(json.loads(r[3])["b"]) for r in rows], dtype=float)
-    buildings = sum(sum(json.loads(r[3])["n"]) for r in rows)
-    jpeg_total = sum(jpeg[r[0]] for r in rows)
+    frame = np.array([r["bytes"] for r in rows], dtype=float)
+    raw = sum(r["body"]["raw"] for r in rows)
+    listed = np.array([len(r["body"]["b"]) for r in rows], dtype=float)
+    buildings = sum(sum(r["body"]["n"]) for r in rows)
+    jpeg_total = sum(jpeg[r["body"]["scene"]] for r in rows)
     result = {
         "summaries": len(rows), "summary_bytes": int(frame.sum()), "bytes_per_summary": float(frame.mean()),
         "listed_buildings": int(listed.sum()), "buildings_counted": int(buildings),

@@ -14,7 +14,6 @@ The ground store of this run is what the downlink bytes are measured on.
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from bench import scenes as bench_scenes
 from bench.daemon import START_TIMEOUT_S, onboard_config
 from bench.processes import REPO, start
+from ground.store import stored_count
+from onboard.spool import spooled_sources
 from satedge.processes import Children, ProcessFailed, free_port
 
 SWAPS = ("fp32", "int8")          # as sim/default.toml's precision schedule: to FP32, then back
@@ -49,15 +50,6 @@ def queue_command(ground_toml: Path, precision: str) -> None:
                            "--config", str(ground_toml)], capture_output=True, text=True, cwd=REPO, timeout=60)
     if done.returncode:
         raise ProcessFailed(f"satedge command set-precision {precision} failed: {done.stderr.strip()}")
-
-
-def delivered(store: Path) -> int:
-    """How many summaries the ground store holds; 0 while it is missing or locked."""
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=2.0) as db:
-            return db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
-    except sqlite3.Error:
-        return 0
 
 
 def _swap_row(target: str, done: dict, sent: dict, summarised: list[dict]) -> dict:
@@ -97,11 +89,11 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
             daemon.wait_event("command done", i, timeout)
         daemon.wait_event("scene summarised", len(placed), timeout)
         store = folder / "ground" / "ground.sqlite"
-        ground.wait_for(lambda: delivered(store) >= len(placed), f"{len(placed)} summaries in the store", timeout)
+        ground.wait_for(lambda: stored_count(store) >= len(placed), f"{len(placed)} summaries in the store", timeout)
         peak = daemon.peak_rss_mb()
         summarised, done = daemon.events("scene summarised"), daemon.events("command done")
         sent = {e["id"]: e for e in ground.events("command sent")}
-    sources = spooled_sources(folder / "onboard" / "spool.sqlite")
+    sources = sorted(spooled_sources(folder / "onboard" / "spool.sqlite"))
     precisions = {e["prec"] for e in summarised}
     swaps = []
     previous = summarised[0]["prec"] if summarised else None
@@ -116,18 +108,12 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
         "scenes_summarised_once": sorted(e["scene"] for e in summarised) == sorted(expected)
         and sources == sorted(path.name for path in placed),
         "scenes_with_missing_tiles": sorted(wrong),
-        "scenes_in_ground_store": delivered(store), "tiles_expected": tiles_expected,
+        "scenes_in_ground_store": stored_count(store), "tiles_expected": tiles_expected,
         "tiles_summarised": sum(e["tiles"] for e in summarised),
         "tiles_lost": tiles_expected - sum(e["tiles"] for e in summarised),
         "summaries_per_precision": {p: sum(e["prec"] == p for e in summarised) for p in sorted(precisions)},
         "daemon_peak_rss_mb": round(peak, 1), "store": str(store),
     }
-
-
-def spooled_sources(spool: Path) -> list[str]:
-    """The scene files the daemon committed a summary for (one row per file: the spool's primary key)."""
-    with sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=2.0) as db:
-        return sorted(name for (name,) in db.execute("SELECT name FROM sources"))
 
 
 # --- rows (orchestrator side) -------------------------------------------------

@@ -127,16 +127,16 @@ class Station:
         try:
             while not self.stopping:
                 now = self.clock.now()
-                self._forget_gone(now)
-                self._update_window(now)
+                self.windows.forget_gone()
+                self.update_window(now)
                 if now >= next_credit:
-                    self._grant_credit(now)
+                    self.windows.grant(now)
                     next_credit = now + self.credit_tick
                 wall = time.monotonic()
                 if wall >= next_cmd_check:
-                    self._send_commands(now)
+                    self.commands.send_due(self.windows.in_contact(), now)
                     next_cmd_check = wall + COMMAND_CHECK_WALL_S
-                self._deliver(now)
+                self.deliver(now)
                 if wall >= next_flush:
                     self.counters.flush(self.store)
                     next_flush = wall + FLUSH_WALL_S
@@ -147,7 +147,7 @@ class Station:
                     self._status(now)
                     next_status = wall + self.cfg.log.status_interval_s
                 if poller.poll(self._poll_ms(now, next_credit)):
-                    self._receive(self.clock.now())
+                    self.receive(self.clock.now())
         finally:
             self.close()
 
@@ -176,20 +176,12 @@ class Station:
 
     # ---- one turn's steps, each handed to its part ----------------------------
 
-    def _forget_gone(self, now: float) -> None:
-        self.windows.forget_gone()
-
-    def _update_window(self, now: float) -> None:
+    def update_window(self, now: float) -> None:
+        """Open or close the contact window; a closed one gets the report rewritten."""
         if self.windows.update(now) is not None:
-            self.reporter.request()  # after every window
+            self.reporter.request()
 
-    def _grant_credit(self, now: float) -> None:
-        self.windows.grant(now)
-
-    def _send_commands(self, now: float) -> None:
-        self.commands.send_due(self.windows.in_contact(), now)
-
-    def _receive(self, now: float) -> None:
+    def receive(self, now: float) -> None:
         """Take everything waiting on the socket and hand it to the link model."""
         for _ in range(1000):
             try:
@@ -204,7 +196,7 @@ class Station:
                 continue
             self.uplink.put(now, arrival)
 
-    def _deliver(self, now: float) -> None:
+    def deliver(self, now: float) -> None:
         """Hand out what the link has delivered by `now`, both ways."""
         for sat_id, frame in self.downlink.arrived(now):
             self._transmit(sat_id, frame)

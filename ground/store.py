@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
+from satedge import readonly
 from satedge.errors import UserError
 
 SCHEMA = """
@@ -216,22 +217,7 @@ def queue_command(db: sqlite3.Connection, name: str, args: Mapping[str, object],
 
 def _read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
     """Rows from a store the station may be writing; none if it does not exist (yet)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-    except sqlite3.Error as exc:
-        raise UserError(f"cannot read ground store {path}: {exc}") from None
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute(sql, params).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return []   # the station has not committed its schema yet
-        raise UserError(f"cannot read ground store {path}: {exc}") from None
-    finally:
-        db.close()
+    return readonly.rows(path, sql, params, "ground store")
 
 
 def delivered_scenes(path: Path) -> int:

@@ -27,6 +27,7 @@ from typing import Any
 
 import msgpack
 
+from satedge import readonly
 from satedge.errors import UserError
 
 SCHEMA = """
@@ -197,38 +198,13 @@ class Spool:
 
 def spooled_count(path: Path) -> int:
     """Summaries waiting in a spool another process owns (read-only; 0 if it does not exist yet)."""
-    path = Path(path)
-    if not path.exists():
-        return 0
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-        try:
-            count: int = db.execute("SELECT COUNT(*) FROM summaries").fetchone()[0]
-            return count
-        finally:
-            db.close()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return 0
-        raise UserError(f"cannot read spool {path}: {exc}") from None
+    rows = _read(path, "SELECT COUNT(*) FROM summaries")
+    return int(rows[0][0]) if rows else 0
 
 
-def _read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+def _read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
     """Rows from a spool another process may be writing (read-only); none if it or its schema is not there yet."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-        try:
-            rows: list[tuple[Any, ...]] = db.execute(sql, params).fetchall()
-            return rows
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        if "no such table" in str(exc):
-            return []
-        raise UserError(f"cannot read spool {path}: {exc}") from None
+    return readonly.rows(path, sql, params, "spool")
 
 
 def spooled_sources(path: Path) -> set[str]:

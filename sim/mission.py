@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ground import store as ground_store
@@ -54,6 +54,7 @@ class Mission:
     satellites: Callable[[], list[SatelliteFiles]]   # looked up each time: a constellation may grow
     out: Path
     report_dir: Path
+    queued: set[int] = field(default_factory=set)   # schedule steps known to be in the store
 
     # ---- what the scenario says ------------------------------------------------
 
@@ -74,16 +75,18 @@ class Mission:
         s = self.config.scenario
         due = [(i, step) for i, step in enumerate(self.config.precision_schedule)
                if self.clock.now() >= self.clock.epoch + (step.orbit - 2) * s.orbit_period_s]
-        if not due:
-            return 0
+        fresh = [(i, step) for i, step in due if i not in self.queued]
+        if not fresh:
+            return len(due)
         db = ground_store.connect(self.store)
         try:
-            for i, step in due:
+            for i, step in fresh:
                 cmd_id = ground_store.queue_command(db, "set_precision", {"precision": step.precision},
                                                     key=f"precision_schedule.{i}")
                 if cmd_id is not None:
                     event(log, "precision command queued", id=cmd_id, precision=step.precision,
                           for_orbit=step.orbit)
+                self.queued.add(i)
         finally:
             db.close()
         return len(due)

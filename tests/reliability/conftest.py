@@ -76,35 +76,11 @@ class InProcessGround:
         for _ in range(turns):
             now = self.now()
             s.windows.forget_gone()
-            if s.windows.update(now) is not None:
-                s.reporter.request()   # after every window, as the station does
+            s.update_window(now)
             s.windows.grant(now)
             if s.sock.poll(10):
-                self._receive(self.now())
-            self._deliver(self.now())
-
-    def _receive(self, now: float) -> None:
-        """What the socket holds, admitted by the intake and put on the uplink (a `hello` is never lost)."""
-        s = self.station
-        for _ in range(1000):   # as many as the station takes in one turn
-            try:
-                parts = s.sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            arrival = s.intake.admit(parts)
-            if arrival is None:
-                continue
-            if arrival.msg["t"] != "hello" and s.uplink.lost():
-                s.counters.count("lost_uplink")
-                continue
-            s.uplink.put(now, arrival)
-
-    def _deliver(self, now: float) -> None:
-        """What the uplink has delivered by `now`, handed to the intake (stored, then acked)."""
-        s = self.station
-        # `link.delay_s = 0`: the station sends every frame at once, nothing waits on the downlink.
-        assert s.downlink.next_arrival() is None
-        s.intake.deliver(s.uplink.arrived(now), now)
+                s.receive(self.now())
+            s.deliver(self.now())
 
     def wait_ack(self, seq: int, timeout: float = 10.0) -> bool:
         from satedge.protocol import GROUND_TO_SAT, FrameError, decode
