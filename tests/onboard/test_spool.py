@@ -87,13 +87,16 @@ def test_kill_9_mid_write_loses_nothing_and_resurrects_nothing(tmp_path, lines):
     path = tmp_path / "s.sqlite"
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     seen = {"added": set(), "acking": set(), "acked": set()}
+    printed = []
     try:
-        for _ in range(lines):
-            kind, seq = proc.stdout.readline().split()
-            seen[kind].add(int(seq))
+        printed = [proc.stdout.readline() for _ in range(lines)]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+    # The writer runs on between our last read and the kill: everything it printed is still in the pipe.
+    for line in printed + proc.stdout.read().splitlines():
+        kind, seq = line.split()
+        seen[kind].add(int(seq))
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     spool = Spool(path)
