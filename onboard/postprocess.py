@@ -37,13 +37,18 @@ EARTH_M_PER_DEG = 111_320.0  # metres per degree of latitude, for rasters in deg
 
 @dataclass
 class Buildings:
-    """Per building: class 1..4, area m², confidence 0..100, centroid lon/lat."""
+    """Per building: class 1..4, area m², confidence 0..100, centroid lon/lat, and its instance label.
+
+    `label` is the building's value in the instance map `label_buildings` made (`satedge predict` traces
+    its outline there); buildings below the minimum area are left out, so labels are not consecutive.
+    """
 
     cls: NDArray[np.number[Any]]     # integers; float zeros when there is no building
     area: NDArray[np.float64]
     conf: NDArray[np.float64]
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
+    label: NDArray[np.int64]
 
 
 def label_buildings(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32]]:
@@ -114,13 +119,19 @@ def pixel_area_m2(crs: CRS, transform: Affine, lat: float) -> float:
 def buildings(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
               split_m: float, min_area_m2: float) -> Buildings:
     """Every building of a scene (classes: u8 `[H, W]`, confidence: each pixel's winning probability)."""
+    return instances(classes, confidence, crs, transform, split_m, min_area_m2)[0]
+
+
+def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
+              split_m: float, min_area_m2: float) -> tuple[Buildings, NDArray[np.int32]]:
+    """`buildings()`, plus the instance map (0 background, `Buildings.label` for each building)."""
     height, width = classes.shape
     lat0 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))[1]
     px_m2 = pixel_area_m2(crs, transform, lat0)
     split_px = split_m / np.sqrt(px_m2) if px_m2 > 0 else 0.0
     n, labels = label_buildings(classes, split_px)
     if n == 0:
-        return Buildings(*(np.zeros(0) for _ in range(5)))
+        return Buildings(*(np.zeros(0) for _ in range(5)), label=np.zeros(0, dtype=np.int64)), labels
     cols, rows = _nonzero(classes)                  # work on building pixels only
     pixels = rows * width + cols
     ids = labels.ravel()[pixels] - 1
@@ -138,7 +149,9 @@ def buildings(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
     lon, lat = warp_transform(crs, WGS84, np.atleast_1d(xs), np.atleast_1d(ys))
     area = sizes * px_m2
     keep = area >= min_area_m2
-    return Buildings(cls[keep], area[keep], conf[keep] * 100, np.asarray(lon)[keep], np.asarray(lat)[keep])
+    found = Buildings(cls[keep], area[keep], conf[keep] * 100, np.asarray(lon)[keep], np.asarray(lat)[keep],
+                      label=np.flatnonzero(keep) + 1)
+    return found, labels
 
 
 def _bounds(transform: Affine, height: int, width: int) -> tuple[float, float, float, float]:

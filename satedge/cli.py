@@ -37,7 +37,10 @@ def register(name: str, module: str, help: str) -> None:
 register("scenes", "sim.scenes.cli", "generate synthetic disaster scenes (xBD layout and GeoTIFF)")
 register("train", "training.train", "train the damage U-Net on a folder in the xBD layout")
 register("sweep", "training.sweep", "learning-rate x optimizer sweep, scored by validation xView2 score")
-register("evaluate", "training.evaluate", "xView2 score of a checkpoint or an IR on full scenes")
+register("evaluate", "training.evaluate",
+         "xView2 score of a checkpoint or an IR on full scenes, or localisation F1 against real footprints")
+register("predict", "predict.cli", "the satellite's damage assessment on your own imagery: rasters, polygons, overlay")
+register("guard", "predict.guard_cli", "calibrate a model's out-of-distribution guard on held-out synthetic scenes")
 register("export", "training.export", "export a checkpoint to OpenVINO IR (FP32 and FP16) with its manifest")
 register("quantize", "training.quantize", "INT8 quantization of an exported model with NNCF or INC")
 register("bench", "bench", "the performance table: PyTorch, OpenVINO FP32/FP16/INT8, the daemon, side by side")
