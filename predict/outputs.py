@@ -74,19 +74,21 @@ def write_png(path: Path, image: NDArray[np.uint8]) -> None:
         raise OSError(f"cannot write {path.name}")
 
 
-def polygons(labels: NDArray[np.int32], found: Buildings, crs: CRS, transform: Affine) -> list[dict[str, Any]]:
-    """One GeoJSON feature per building: its outline traced on the instance map, in WGS84."""
+def outlines(labels: NDArray[np.int32], found: Buildings, transform: Affine) -> list[shapely.Geometry]:
+    """Each building's outline in the scene's CRS, traced on the instance map, in the order of `found`."""
     wanted = np.zeros(int(labels.max()) + 1 if labels.size else 1, dtype=bool)
     wanted[found.label] = True
     parts: dict[int, list[shapely.Geometry]] = {}
-    mask = wanted[labels]
-    for geometry, value in rasterio.features.shapes(labels, mask=mask, connectivity=8, transform=transform):
+    for geometry, value in rasterio.features.shapes(labels, mask=wanted[labels], connectivity=8,
+                                                    transform=transform):
         parts.setdefault(int(value), []).append(shapely.geometry.shape(geometry))
-    index = {int(label): i for i, label in enumerate(found.label)}
+    return [shapely.make_valid(shapely.union_all(parts[int(label)])) for label in found.label]
+
+
+def polygons(labels: NDArray[np.int32], found: Buildings, crs: CRS, transform: Affine) -> list[dict[str, Any]]:
+    """One GeoJSON feature per building: its outline in WGS84, its grade, confidence (0-100) and area (m²)."""
     features = []
-    for label, pieces in sorted(parts.items()):
-        i = index[label]
-        outline = shapely.make_valid(shapely.union_all(pieces))
+    for i, outline in enumerate(outlines(labels, found, transform)):
         lonlat = transform_geom(crs, WGS84, shapely.geometry.mapping(outline), precision=COORDINATE_DIGITS)
         features.append({"type": "Feature", "geometry": lonlat,
                          "properties": {"grade": int(found.cls[i]), "class": DAMAGE_CLASSES[int(found.cls[i])],

@@ -1,4 +1,9 @@
-"""`satedge evaluate`: the xView2 score of a checkpoint or an IR on full scenes.
+"""`satedge evaluate`: the xView2 score of a checkpoint or an IR on full scenes, or real-imagery localisation.
+
+With `--footprints FILE`, `--data` names real GeoTIFF scenes (or folders of
+them) and the IR's building localisation is scored against those footprints
+(`predict.localisation`): "real imagery, localisation only", a different
+number from the synthetic xView2 score, and printed as such.
 
 An IR runs through `onboard.engine.Engine` (the satellite's own inference
 path: same tiling, same u8 input, same compiled model), so the number printed
@@ -92,7 +97,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `satedge evaluate`: the model, the data, the IR precision or the checkpoint's tiling, outputs."""
     p.add_argument("--model", type=Path, required=True,
                    help="a checkpoint (.pt from satedge train) or a model folder with manifest.json")
-    p.add_argument("--data", type=Path, required=True, help="folder in the xBD layout with targets")
+    p.add_argument("--data", type=Path, required=True, nargs="+",
+                   help="folder in the xBD layout with targets; with --footprints: GeoTIFF scenes or folders")
+    p.add_argument("--footprints", type=Path, default=None,
+                   help="building footprints GeoJSON (WGS84): score localisation on real GeoTIFF scenes instead")
+    p.add_argument("--reference", type=Path, default=None,
+                   help="with --footprints: the pre-event GeoTIFF or mosaic (warped onto each scene)")
     p.add_argument("--precision", default="fp32", help="IR precision: fp32, fp16, int8-nncf, int8-inc, int8")
     p.add_argument("--predictions", type=Path, default=None, help="write the official scorer's PNGs here")
     p.add_argument("--limit", type=int, default=None, help="score only the first N pairs")
@@ -108,6 +118,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the model, print the JSON (and with `--record`, store the scores in the manifest); exit code 0."""
     kind = model_kind(args.model)
+    if args.footprints is not None:
+        return run_real(args, kind)
+    if len(args.data) != 1:
+        raise UserError("--data names one folder in the xBD layout (several only with --footprints)")
+    args.data = args.data[0]
     if args.record and kind != "ir":
         raise UserError("--record needs a model folder (it writes the manifest)")
     pairs = find_pairs(args.data)[: args.limit]
@@ -123,6 +138,22 @@ def run(args: argparse.Namespace) -> int:
         summary["confusion_damage"] = result["confusion"]["damage"]["counts"]
         manifest.precisions[described["precision"]].scores = summary
         manifest.save()
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def run_real(args: argparse.Namespace, kind: str) -> int:
+    """Real-imagery localisation of a model folder's IR against `--footprints`; print (and `--out`) the JSON."""
+    from predict.localisation import evaluate as evaluate_real
+    if kind != "ir":
+        raise UserError("--footprints scores a model folder (the satellite's IR), not a checkpoint")
+    if args.record:
+        raise UserError("--record stores synthetic xView2 scores; real-imagery figures are not recorded")
+    result = evaluate_real(args.model, args.precision, args.reference, args.footprints, args.data,
+                           progress=not args.quiet)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
