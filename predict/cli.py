@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from onboard.guard import GUARD_FILE
 from predict import outputs
-from predict.inputs import BadInput
+from predict.inputs import BadInput, quiet_gdal
 from predict.run import Predictor, Result
 from satedge.errors import UserError
 from satedge.vocabulary import PRECISIONS
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create --out {args.out}: {exc.strerror}") from None
+    quiet_gdal()
     predictor = Predictor(args.model, args.precision, args.reference)
     if predictor.guard is None:
         print(f"satedge predict: note: {args.model} has no {GUARD_FILE}: scenes are not checked for being "
