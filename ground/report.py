@@ -91,8 +91,16 @@ def buildings(summaries: list[Json]) -> list[Json]:
                 "properties": {"class": CLASS_NAMES[cls - 1], "cls": cls, "area_m2": area, "confidence": conf,
                                "scene": s["scene"], "satellite": s["satellite"], "seq": s["seq"],
                                "acquired": iso(s["acq"]), "received": iso(s["received"]),
-                               "latency_s": round(s["received"] - s["acq"], 3)}})
+                               "latency_s": round(s["received"] - s["acq"], 3),
+                               "ood": s["body"].get("ood", [])}})
     return features
+
+
+def out_of_distribution(summaries: list[Json]) -> list[Json]:
+    """The scenes the satellite's guard flagged: their buildings are unreliable and their list is capped."""
+    return [{"satellite": s["satellite"], "seq": s["seq"], "scene": s["scene"], "ood": s["body"]["ood"],
+             "buildings": sum(s["body"]["n"]), "listed": len(s["body"]["b"])}
+            for s in summaries if s["body"].get("ood")]
 
 
 def build_report(db_path: Path) -> tuple[Json, list[Json], list[Json]]:
@@ -126,6 +134,7 @@ def build_report(db_path: Path) -> tuple[Json, list[Json], list[Json]]:
         "satellites": dict(sorted(per_sat.items())),
         "scenes": sorted({s["scene"] for s in summaries}),
         "buildings": len(features),
+        "out_of_distribution": out_of_distribution(summaries),
         "bytes": {"summaries": summary_bytes, "link_total": link_bytes, "raw_imagery": raw,
                   "raw_per_summary_byte": round(raw / summary_bytes, 1) if summary_bytes else None},
         "passes": passes,
@@ -169,6 +178,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the report and say in one line what it covers."""
     report = write_report(args.db, args.out)
+    flagged = len(report["out_of_distribution"])
     print(f"{report['summaries']} summaries from {len(report['satellites'])} satellite(s), "
-          f"{report['buildings']} buildings, {len(report['passes'])} windows -> {args.out}")
+          f"{report['buildings']} buildings, {len(report['passes'])} windows"
+          f"{f', {flagged} scene(s) flagged out of distribution' if flagged else ''} -> {args.out}")
     return 0

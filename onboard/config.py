@@ -69,6 +69,9 @@ class PostprocessSection(Section):
     min_area_m2: float = Field(default=4.0, ge=0, description="smaller blobs are noise, not buildings")
     split_m: float = Field(default=1.0, ge=0,
                            description="touching buildings joined by necks thinner than 2x this are split")
+    ood_max_listed: int = Field(default=20, ge=0, le=65535,
+                                description="a scene the out-of-distribution guard flags lists at most this many "
+                                            "buildings (onboard/guard.py)")
 
 
 class SpoolSection(Section):

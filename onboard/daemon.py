@@ -19,7 +19,7 @@ from typing import cast
 
 import cv2
 
-from onboard import ingest
+from onboard import guard, ingest
 from onboard.commands import Commander
 from onboard.config import OnboardConfig
 from onboard.downlink import Downlink
@@ -75,7 +75,8 @@ class Daemon:
         engine = self.make_engine(self.commanded_precision())
         reader = ingest.Reader(self.reference, cfg.ingest.max_side, cfg.ingest.max_pixels)
         self.pipeline = Pipeline(engine, reader, self.spool, self.telemetry, self.clock, cfg.ingest, cfg.postprocess,
-                                 min_class=self.spool.get("min_class", cfg.postprocess.min_class))
+                                 min_class=self.spool.get("min_class", cfg.postprocess.min_class),
+                                 ood_guard=guard.load(cfg.model.dir))
         self.commander = Commander(self.spool, self.pipeline, self.telemetry, self.make_engine)
         self.downlink = Downlink(cfg.ground, cfg.satellite, cfg.security, cfg.telemetry, spool=self.spool,
                                  telemetry=self.telemetry, commander=self.commander, clock=self.clock,

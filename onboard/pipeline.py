@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from onboard import ingest, postprocess
+from onboard import guard, ingest, postprocess
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine, SceneJob
 from onboard.spool import Spool
@@ -58,8 +58,10 @@ class Pipeline:
     """Three threads from the inbox to the spool; a scene leaves the inbox only once its summary is committed."""
 
     def __init__(self, engine: Engine, reader: ingest.Reader, spool: Spool, telemetry: Telemetry, clock: SimClock,
-                 ingest_cfg: IngestSection, postprocess_cfg: PostprocessSection, *, min_class: int):
+                 ingest_cfg: IngestSection, postprocess_cfg: PostprocessSection, *, min_class: int,
+                 ood_guard: guard.Guard | None = None):
         self.engine = engine
+        self.guard = ood_guard                 # the model's out-of-distribution guard (None: flags nothing)
         self.reader, self.spool, self.telemetry, self.clock = reader, spool, telemetry, clock
         self.ingest_cfg, self.postprocess_cfg = ingest_cfg, postprocess_cfg
         self.min_class = min_class   # in force: the commanded one (kept in the spool), else postprocess_cfg's
@@ -241,14 +243,19 @@ class Pipeline:
         found = postprocess.buildings(job.stitcher["classes"], job.stitcher["confidence"], scene.crs,
                                       scene.transform, cfg.split_m, cfg.min_area_m2)
         height, width = job.stitcher.height, job.stitcher.width
+        ood = self.guard.check(guard.statistics(job.stitcher["classes"], job.stitcher["confidence"])) \
+            if self.guard is not None else []
         body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                         found, model=self.engine.name, precision=job.precision,
-                                        raw_bytes=scene.raw_bytes, min_class=self.min_class)
+                                        raw_bytes=scene.raw_bytes, min_class=self.min_class,
+                                        ood=ood, ood_max_listed=cfg.ood_max_listed)
+        if ood:
+            self.telemetry.count("scenes_ood")
         prio = priority(body["n"])
         seq = self.spool.add(prio, body, source=scene.path.name)
         ingest.retire(scene.path, self.ingest_cfg.processed)
         self.telemetry.tiles_done(job.tiles)
         self.telemetry.count("scenes_out")
         event(log, "scene summarised", scene=scene.id, seq=seq, prio=prio, prec=job.precision,
-              buildings=body["n"], listed=len(body["b"]), tiles=job.tiles,
+              buildings=body["n"], listed=len(body["b"]), ood=ood, tiles=job.tiles,
               ms=round((time.monotonic() - job.started) * 1000))

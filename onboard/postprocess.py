@@ -162,13 +162,22 @@ def _bounds(transform: Affine, height: int, width: int) -> tuple[float, float, f
 
 def summary_body(scene_id: str, acquired: float, crs: CRS, transform: Affine, height: int, width: int,
                  found: Buildings, *, model: str, precision: str, raw_bytes: int,
-                 min_class: int) -> dict[str, Any]:
-    """The summary `body` of docs/protocol.md for one scene."""
+                 min_class: int, ood: list[str] | None = None, ood_max_listed: int = 0) -> dict[str, Any]:
+    """The summary `body` of docs/protocol.md for one scene.
+
+    A scene the guard flagged (`ood`: the statistics out of range, `onboard.guard`) says so in the body and
+    lists at most `ood_max_listed` buildings, the most severe and confident first; `n` still counts them all.
+    """
     lon0, lat0, lon1, lat1 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))
     counts = [int((found.cls == c).sum()) for c in range(1, DAMAGE_CLASSES + 1)]
     listed = np.flatnonzero(found.cls >= min_class)
+    if ood:
+        listed = listed[np.lexsort((-found.conf[listed], -found.cls[listed]))][:ood_max_listed]
     rows = [[micro_degrees(found.lon[i] - lon0), micro_degrees(found.lat[i] - lat0), int(found.cls[i]),
              int(np.clip(round(found.area[i]), 0, 65535)), int(np.clip(round(found.conf[i]), 0, 100))]
             for i in listed]
-    return {"scene": scene_id, "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
+    body = {"scene": scene_id, "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
             "model": model, "prec": precision, "raw": int(raw_bytes), "n": counts, "b": rows}
+    if ood:
+        body["ood"] = list(ood)
+    return body

@@ -59,6 +59,12 @@ BODY_KEYS: dict[str, Types] = {
 
 MIN_CLASS_DEFAULT = 2
 
+# Optional body key `ood`: the out-of-distribution guard's flag (onboard/guard.py), present only on a flagged
+# scene, as the names of the statistics that were out of range.
+OOD_KEY = "ood"
+OOD_MAX_NAMES = 8
+OOD_MAX_NAME_LEN = 16
+
 
 class FrameError(ValueError):
     """A frame that must be dropped and counted; `reason` is a short counter name."""
@@ -147,7 +153,15 @@ def validate_body(body: dict[str, Any]) -> None:
         if (not isinstance(row, list) or len(row) != 5 or not all(_is(x, INT) for x in row)
                 or not 1 <= row[2] <= 4 or not 0 <= row[3] <= 65535 or not 0 <= row[4] <= 100):
             raise FrameError("malformed", "body.b")
+    if OOD_KEY in body and not _valid_ood(body[OOD_KEY]):
+        raise FrameError("malformed", "body.ood")
     _check_storable(body)
+
+
+def _valid_ood(value: Any) -> bool:
+    """`ood`: 1..OOD_MAX_NAMES short statistic names (a flagged scene names at least one)."""
+    return (isinstance(value, list) and 1 <= len(value) <= OOD_MAX_NAMES
+            and all(isinstance(x, str) and 1 <= len(x) <= OOD_MAX_NAME_LEN for x in value))
 
 
 def _check_storable(body: dict[str, Any]) -> None:
