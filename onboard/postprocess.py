@@ -131,7 +131,8 @@ def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
     split_px = split_m / np.sqrt(px_m2) if px_m2 > 0 else 0.0
     n, labels = label_buildings(classes, split_px)
     if n == 0:
-        return Buildings(*(np.zeros(0) for _ in range(5)), label=np.zeros(0, dtype=np.int64)), labels
+        empty = np.zeros(0)
+        return Buildings(empty, empty, empty, empty, empty, np.zeros(0, dtype=np.int64)), labels
     cols, rows = _nonzero(classes)                  # work on building pixels only
     pixels = rows * width + cols
     ids = labels.ravel()[pixels] - 1

@@ -27,7 +27,8 @@ from satedge.vocabulary import PRECISIONS
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `satedge predict`."""
-    p.add_argument("--model", type=Path, required=True, help="model folder with manifest.json (e.g. models/satedge-unet)")
+    p.add_argument("--model", type=Path, required=True,
+                   help="model folder with manifest.json (e.g. models/satedge-unet)")
     p.add_argument("--precision", default="int8", choices=PRECISIONS, help="IR precision (default int8, as onboard)")
     p.add_argument("--reference", type=Path, default=None,
                    help="pre-event GeoTIFF or mosaic for GeoTIFF inputs (any CRS and resolution: warped to each "

@@ -88,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
                               "calibration_flagged": false_alarms(g, calibration)}
     if args.test is not None:
         tests = post_images(args.test)
-        result["test"] = {"data": str(args.test), **{e.precision: false_alarms(g, scene_statistics(e, tests, args.quiet))
-                                                      for e in engines.values()}}
+        result["test"] = {"data": str(args.test)}
+        for e in engines.values():
+            result["test"][e.precision] = false_alarms(g, scene_statistics(e, tests, args.quiet))
         g.calibration["false_alarms"] = {k: v for k, v in result["test"].items() if k != "data"}
         g.calibration["test_data"] = str(args.test)
     if args.write:

@@ -68,9 +68,8 @@ def write_classes_tif(path: Path, classes: NDArray[np.uint8], crs: CRS, transfor
 
 def write_png(path: Path, image: NDArray[np.uint8]) -> None:
     """A PNG (HxW, or HxWx3 RGB)."""
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), image):
+    encoded = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    if not cv2.imwrite(str(path), encoded):
         raise OSError(f"cannot write {path.name}")
 
 

@@ -1,4 +1,4 @@
-"""`satedge predict` end to end with the committed model: outputs on the post grid, valid polygons, no partial output."""
+"""`satedge predict` end to end with the committed model: outputs on the post grid, valid polygons, nothing partial."""
 
 from __future__ import annotations
 
