@@ -33,20 +33,21 @@ def statistics(classes: NDArray[np.uint8], confidence: NDArray[Any]) -> dict[str
     """The scene's statistics, from the head's class and confidence maps.
 
     - `building`: share of pixels of any building class;
-    - `damaged`: share of building pixels graded 2-4 (minor to destroyed);
     - `unsure`: share of pixels whose winning probability is below UNSURE;
-    - `conf`: mean winning probability over building pixels (1 where there are none).
+    - `conf`: mean winning probability over building pixels (left out when there are none: a scene
+      without buildings, sea or desert, is not suspect for that).
+
+    The share of damaged buildings is deliberately not one: a town the disaster flattened is the scene
+    that matters most, and calibration scenes cannot say how much damage a real event may do.
     """
     cls = classes[::STRIDE, ::STRIDE]
     conf = confidence[::STRIDE, ::STRIDE].astype(np.float32)
     building = cls > 0
-    n_building = int(building.sum())
-    return {
-        "building": float(building.mean()) if cls.size else 0.0,
-        "damaged": float((cls >= 2).sum() / n_building) if n_building else 0.0,
-        "unsure": float((conf < UNSURE).mean()) if cls.size else 0.0,
-        "conf": float(conf[building].mean()) if n_building else 1.0,
-    }
+    stats = {"building": float(building.mean()) if cls.size else 0.0,
+             "unsure": float((conf < UNSURE).mean()) if cls.size else 0.0}
+    if building.any():
+        stats["conf"] = float(conf[building].mean())
+    return stats
 
 
 class Guard(BaseModel):
@@ -87,8 +88,8 @@ def calibrate(samples: list[dict[str, float]], tail: float, margin: float) -> di
     new in-distribution scene falls outside the calibration quantiles about 2*tail of the time per statistic.
     """
     bounds = {}
-    for name in sorted(samples[0]):
-        values = np.array([s[name] for s in samples])
+    for name in sorted({name for s in samples for name in s}):
+        values = np.array([s[name] for s in samples if name in s])
         low, high = np.quantile(values, [tail, 1 - tail])
         pad = margin * (high - low)
         bounds[name] = (float(low - pad), float(high + pad))
