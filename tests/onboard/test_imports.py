@@ -1,4 +1,4 @@
-"""`onboard/` never imports torch, not even indirectly (the edge footprint)."""
+"""`onboard/` (and `predict/`, which runs its parts) never imports torch, not even indirectly (the edge footprint)."""
 
 import subprocess
 import sys
@@ -7,7 +7,8 @@ from tests.conftest import REPO
 
 MODULES = ["onboard", "onboard.cli", "onboard.daemon", "onboard.engine", "onboard.ingest", "onboard.pipeline",
            "onboard.postprocess", "onboard.spool", "onboard.downlink", "onboard.commands", "onboard.telemetry",
-           "onboard.config", "satedge.protocol", "onboard.manifest", "onboard.tiling"]
+           "onboard.config", "satedge.protocol", "onboard.manifest", "onboard.tiling", "onboard.guard",
+           "predict.cli", "predict.run", "predict.localisation", "predict.guard_cli"]
 
 
 def test_no_onboard_module_imports_torch():
