@@ -64,12 +64,13 @@ def write(result: Result, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input; 0 if all were written, 1 if any input was bad (each said in one line)."""
+    quiet_gdal()
+    predictor = Predictor(args.model, args.precision, args.reference)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        predictor.close()
         raise UserError(f"cannot create --out {args.out}: {exc.strerror}") from None
-    quiet_gdal()
-    predictor = Predictor(args.model, args.precision, args.reference)
     if predictor.guard is None:
         print(f"satedge predict: note: {args.model} has no {GUARD_FILE}: scenes are not checked for being "
               "out of distribution", file=sys.stderr)
