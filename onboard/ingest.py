@@ -133,7 +133,7 @@ def _acquisition_time(tags: dict[str, str], arrived: float) -> float:
     return arrived
 
 
-GDAL_CACHE_MB = 8
+GDAL_CACHE_MB = 32
 
 
 def limit_gdal_cache() -> None:
