@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from satedge.config import ClockSection, Config, LogSection, Section, SecuritySection
 
@@ -73,13 +73,14 @@ class ConsoleSection(Section):
                                     "which works offline)")
     refresh_s: float = Field(default=1.0, gt=0, le=60, description="wall seconds between live updates to a page")
 
-    @model_validator(mode="after")
-    def _address(self) -> ConsoleSection:
-        if self.bind is not None:
-            host, sep, port = self.bind.rpartition(":")
+    @field_validator("bind")
+    @classmethod
+    def _address(cls, bind: str | None) -> str | None:
+        if bind is not None:
+            host, sep, port = bind.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-                raise ValueError(f"bind must be HOST:PORT, e.g. 127.0.0.1:8080 (got {self.bind!r})")
-        return self
+                raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return bind
 
     def address(self) -> tuple[str, int]:
         """(host, port) of `bind`, which must be set; IPv6 brackets removed."""
