@@ -11,7 +11,9 @@ on its own: `windows` (which window is open, contacts, credit), `intake`
 (admit, decode, deliver: store and ack), `uplink` (which command to send to
 whom, and when), `reporter` (the report rewritten off the loop) and
 `allow_list` (which key may speak for which satellite). `Station` owns the
-socket, the clock and the link model, and turns the loop.
+socket, the clock and the link model, and turns the loop. With `console.bind`
+set, the web console (`ground/console`) runs on its own thread; the loop only
+hands it a snapshot now and then, so no browser can hold the loop up.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@
 
 `satedge sim` runs sim/default.toml with the ground's console on (SATEDGE_CONSOLE_* variables reach the
 ground it starts); once a window is open with summaries in, a `set-min-class 3` (the scenario's own value,
-so the run is unchanged) is queued from the operations page and its answer awaited, then that page is
-captured; the map is captured once eight of the twelve scenes are in.
+so the run is unchanged) is queued from the operations page and its answer awaited; both pages are
+captured in the window that brings the eighth of the twelve scenes.
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def main() -> None:
             page.wait_for_selector("#command-result.ok", timeout=30_000)
             cmd_id = page.locator("#command-result").inner_text().split()[2].rstrip(":")
             page.locator(f"#commands tr[data-cmd='{cmd_id}'] .answers .yes").wait_for(timeout=120_000)
+            wait(url, lambda ops: ops["live"]["window"] and ops["summaries"] >= 8, proc, "eight summaries")
+            page.wait_for_timeout(1500)   # the page's next update
             page.screenshot(path=str(args.out / "console-operations.png"), full_page=True)
-            wait(url, lambda ops: ops["summaries"] >= 8, proc, "eight summaries")
             page.goto(f"{url}/map")
             page.wait_for_selector("#building-count:not([data-count='0'])", timeout=30_000)
             page.wait_for_timeout(1500)   # the next update, and the fitted view settled

@@ -87,9 +87,18 @@
     }));
     rows("passes", ops.passes.slice().reverse().map(function (p) {
       var lat = p.latency_s ? p.latency_s.p50 + " / " + p.latency_s.max : "–";
-      return "<tr><td>" + p.win + "</td><td>" + esc(time(p.start_utc)) + "</td><td>" + (p.duration_s / 60).toFixed(1) +
-        "</td><td>" + p.bytes_granted + "</td><td>" + p.bytes_received + "</td><td>" + p.frames + "</td><td>" +
-        p.summaries + "</td><td>" + lat + "</td></tr>";
+      var open = live && live.window && live.window.id === p.win, granted = p.bytes_granted,
+          received = p.bytes_received, frames = p.frames;
+      if (open) {   // the store has a pass's totals from its LOS on: until then, the contacts' own
+        live.satellites.forEach(function (s) {
+          if (s.contact && s.contact.win === p.win) {
+            granted += s.contact.granted; received += s.contact.used; frames += s.contact.frames;
+          }
+        });
+      }
+      return "<tr><td>" + p.win + (open ? " <b>open</b>" : "") + "</td><td>" + esc(time(p.start_utc)) + "</td><td>" +
+        (p.duration_s / 60).toFixed(1) + "</td><td>" + granted + "</td><td>" + received + "</td><td>" + frames +
+        "</td><td>" + p.summaries + "</td><td>" + lat + "</td></tr>";
     }));
     var counters = Object.keys(ops.counters).map(function (k) { return k + " " + ops.counters[k]; });
     document.getElementById("counters").textContent = ops.error ? ops.error :
