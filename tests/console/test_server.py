@@ -150,3 +150,15 @@ def test_the_token_is_made_once_readable_by_its_owner_only(tmp_path):
     path.write_text("short\n")
     with pytest.raises(UserError, match="shorter than 16"):
         load_token(path)
+
+
+def test_a_basemap_is_offered_to_the_page_only_when_configured(station, tmp_path):
+    _, _, url = station()
+    with urllib.request.urlopen(url + "/api/info", timeout=10) as response:
+        assert json.loads(response.read())["basemap_url"] is None
+        assert "img-src 'self' data:;" in response.headers["Content-Security-Policy"]   # no tile server
+    (tmp_path / "ground.log").rename(tmp_path / "first.log")
+    _, _, url = station(basemap_url="https://tiles.example.org/{z}/{x}/{y}.png")
+    with urllib.request.urlopen(url + "/api/info", timeout=10) as response:
+        assert json.loads(response.read())["basemap_url"] == "https://tiles.example.org/{z}/{x}/{y}.png"
+        assert "img-src 'self' data: http: https:;" in response.headers["Content-Security-Policy"]
