@@ -77,6 +77,9 @@ def main() -> None:
             page.goto(f"{url}/map")
             page.wait_for_selector("#building-count:not([data-count='0'])", timeout=30_000)
             page.wait_for_timeout(1500)   # the next update, and the fitted view settled
+            page.locator("path.building.cls-4").nth(20).click(force=True)   # one destroyed building's popup
+            page.wait_for_selector(".leaflet-popup-content")
+            page.wait_for_timeout(800)    # the popup's fade-in
             page.screenshot(path=str(args.out / "console-map.png"))
             browser.close()
     finally:

@@ -11,20 +11,22 @@
     });
   }
 
+  function utc(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+\+00:00$/, " UTC") : "–"; }
+
   function row(name, value) { return "<tr><th>" + esc(name) + "</th><td>" + esc(value) + "</td></tr>"; }
 
   function buildingPopup(p) {
     return "<table class='popup'>" + row("grade", p["class"]) + row("confidence", p.confidence + " %") +
       row("area", p.area_m2 + " m²") + row("scene", p.scene) + row("satellite", p.satellite) +
-      row("acquired", p.acquired) + row("received", p.received) + "</table>";
+      row("acquired", utc(p.acquired)) + row("received", utc(p.received)) + "</table>";
   }
 
   function scenePopup(s) {
     var counts = Object.keys(s.n).map(function (k) { return k + " " + s.n[k]; }).join(", ");
     var flag = s.ood === true ? "<p class='ood'>flagged out of distribution</p>" : "";
     return flag + "<table class='popup'>" + row("scene", s.scene) + row("satellite", s.satellite) +
-      row("model", s.model + " " + s.prec) + row("buildings", counts) + row("acquired", s.acquired) +
-      row("received", s.received) + "</table>";
+      row("model", s.model + " " + s.prec) + row("buildings", counts) + row("acquired", utc(s.acquired)) +
+      row("received", utc(s.received)) + "</table>";
   }
 
   function SatMap(element, options) {
