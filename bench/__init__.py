@@ -1,7 +1,8 @@
 """`satedge bench [--model DIR] [--quick] [--out DIR | --update]`: the performance table, side by side, in one run.
 
 Steps, in order, on the same input (the default scenario's scenes and tiles
-cut from them): the machine (CPU, FP32 GEMM), the model's GFLOP per tile,
+cut from them): the machine (CPU; OpenVINO's f32/bf16/int8 ceilings and the
+memory bandwidth, `bench.ceilings`), the model's GFLOP per tile,
 PyTorch rows, OpenVINO rows (each followed by benchmark_app on the same IR,
 hint and shape), the onboard daemon end to end (after benchmark_app again),
 the daemon's per-scene work stage by stage, a precision swap through the real ground station, and the
@@ -46,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _machine(ctx) -> None:
     from bench import machine
 
-    ctx.progress("measuring", step="machine: CPU and FP32 GEMM")
-    ctx.sections["machine"] = {**machine.describe(), **machine.gemm_gflops(ctx.plan.gemm_n)}
+    ctx.progress("measuring", step="machine: CPU")
+    ctx.sections["machine"] = machine.describe()
 
 
 def _scenes(ctx) -> None:
@@ -111,8 +112,8 @@ def _daemon_profile(ctx) -> None:
 
 
 # The run, in order: each step adds rows or sections to the context.
-STEPS = (_machine, _scenes, _flops, _rows("pytorch"), _rows("ov_rows"), _rows("daemon"), _rows("stages"),
-         _rows("swap"), _rows("downlink_bytes"), _profile, _daemon_profile)
+STEPS = (_machine, _rows("ceilings"), _scenes, _flops, _rows("pytorch"), _rows("ov_rows"), _rows("daemon"),
+         _rows("stages"), _rows("swap"), _rows("downlink_bytes"), _profile, _daemon_profile)
 
 
 def _held_out_scores(ctx) -> None:
@@ -130,9 +131,21 @@ def _held_out_scores(ctx) -> None:
 
 
 def _achieved_gflops(ctx) -> None:
+    """GFLOP/s of each model row, and its share of the measured ceiling of the precision its convolutions run in."""
+    from bench.ceilings import ceiling_for
+
+    executes_in = {(r["precision"], r["variant"]): r["executes_in"] for r in ctx.rows
+                   if r["kind"] == "runtime" and r.get("executes_in")}
     for row in ctx.rows:
-        if row["kind"] in ("runtime", "daemon", "benchmark_app") and row["status"] == "measured" and ctx.gflop_per_tile:
-            row["gflops"] = row["tiles_per_s"] * ctx.gflop_per_tile
+        if row["kind"] not in ("runtime", "daemon", "benchmark_app") or row["status"] != "measured" \
+                or not ctx.gflop_per_tile:
+            continue
+        row["gflops"] = row["tiles_per_s"] * ctx.gflop_per_tile
+        row.setdefault("executes_in", executes_in.get((row.get("precision"), row.get("variant", "default"))))
+        ceiling = ceiling_for(ctx.rows, row["executes_in"])
+        if ceiling:
+            row["ceiling_gflops"] = ceiling["gflops"]
+            row["ceiling_share"] = row["gflops"] / ceiling["gflops"]
 
 
 def record_in_manifest(ctx, results: dict) -> None:

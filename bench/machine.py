@@ -1,11 +1,9 @@
-"""The machine: CPU model and flags, cores, and its measured FP32 GEMM ceiling (numpy)."""
+"""The machine: CPU model and flags, and cores (its measured ceilings are `bench.ceilings`')."""
 
 from __future__ import annotations
 
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,26 +40,3 @@ def describe() -> dict:
             "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
             "cpu_mhz": first.get("cpu MHz"), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__}
-
-
-def gemm_gflops(n: int = 4096, repeats: int = 5) -> dict:
-    """FP32 matrix multiply n×n by n×n with numpy's BLAS: 2·n³ FLOP per product; median of `repeats`."""
-    rng = np.random.default_rng(0)
-    a = rng.random((n, n), dtype=np.float32)
-    b = rng.random((n, n), dtype=np.float32)
-    a @ b                                            # warm-up (thread pool, page faults)
-    rates = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ b
-        rates.append(2 * n ** 3 / (time.perf_counter() - started) / 1e9)
-    return {"gemm_gflops": statistics.median(rates), "gemm_n": n, "gemm_repeats": repeats,
-            "gemm_gflops_runs": [round(r, 1) for r in rates], "blas_threads": _blas_threads()}
-
-
-def _blas_threads() -> list[dict]:
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    return [{"api": p.get("internal_api"), "threads": p.get("num_threads")} for p in threadpool_info()]

@@ -35,6 +35,8 @@ def measure(spec: dict, budget: Budget) -> dict:
     """Worker side: tiles/s and latency of one IR at one batch and hint."""
     import openvino as ov
 
+    from bench.executed import analyse
+
     batch = spec["batch"]
     tiles = np.load(spec["tiles"])[:batch]
     started = time.perf_counter()
@@ -47,8 +49,9 @@ def measure(spec: dict, budget: Budget) -> dict:
     # the request's own latency (start to completion, as benchmark_app reports it), not the wait for a free one
     queue.set_callback(lambda request, _: latencies.append(request.latency / 1000.0))
     result = run_windows(lambda: queue.start_async({0: tiles}), queue.wait_all, latencies, batch, budget)
+    executed = analyse(compiled)
     result.update(compile_s=round(compile_s, 3), requests=requests, properties=properties,
-                  openvino=ov.get_version())
+                  openvino=ov.get_version(), executes_in=executed.dominant(), executed=executed.describe())
     return result
 
 
@@ -129,20 +132,10 @@ def rows(ctx) -> list[dict]:
                 "sample_shape": [6, ctx.manifest.tile, ctx.manifest.tile],
                 "tiles": str(ctx.tiles), "budget": vars(ctx.plan.openvino_budget)}
         try:
-            result = worker.run(spec, timeout=ctx.plan.timeout_s)
-            result["execution"] = _execution(result["properties"].get("INFERENCE_PRECISION_HINT", ""))
-            row.update(result)
+            row.update(worker.run(spec, timeout=ctx.plan.timeout_s))
             row["status"] = "measured"
         except Exception as exc:   # one broken row must not lose the rest of the table
             fail(row, exc)
         out.append(benchmark_app.row(ctx, precision, variant, hint, batch))
     return out
 
-
-def _execution(hint_property: str) -> str:
-    """"<Type: 'bfloat16'>" -> "bf16": the precision the plugin computes non-quantized layers in."""
-    for name, short in (("bfloat16", "bf16"), ("f16", "f16"), ("float16", "f16"), ("f32", "f32"),
-                        ("float32", "f32")):
-        if name in hint_property:
-            return short
-    return hint_property

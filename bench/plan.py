@@ -30,7 +30,6 @@ class Plan:
     benchmark_app_hints: tuple[str, ...]
     daemon_copies: int                     # times the scenario's scenes go through each daemon run
     daemon_all_precisions: bool
-    gemm_n: int
     timeout_s: float = 900.0
 
     @classmethod
@@ -40,7 +39,7 @@ class Plan:
                    openvino_budget=Budget(0.5, 3, 1.5, 3), compile_batches=(1, 8, 16, 32),
                    plugin_default_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
                    daemon_copies=4,
-                   daemon_all_precisions=True, gemm_n=4096)
+                   daemon_all_precisions=True)
 
     @classmethod
     def quick_plan(cls) -> Plan:
@@ -48,7 +47,7 @@ class Plan:
         return cls(quick=True, batches=(1,), torch_budget=Budget(0.3, 2, 0.7, 2),
                    openvino_budget=Budget(0.3, 2, 0.5, 2), compile_batches=(), plugin_default_batches=(),
                    benchmark_app_s=2, benchmark_app_hints=("THROUGHPUT",), daemon_copies=1,
-                   daemon_all_precisions=False, gemm_n=2048,
+                   daemon_all_precisions=False,
                    timeout_s=120.0)
 
     def describe(self) -> dict:
@@ -57,8 +56,7 @@ class Plan:
                 "torch": vars(self.torch_budget), "openvino": vars(self.openvino_budget),
                 "torch_compile_batches": list(self.compile_batches),
                 "plugin_default_batches": list(self.plugin_default_batches),
-                "benchmark_app_seconds": self.benchmark_app_s, "daemon_scene_copies": self.daemon_copies,
-                "gemm_n": self.gemm_n}
+                "benchmark_app_seconds": self.benchmark_app_s, "daemon_scene_copies": self.daemon_copies}
 
 
 @dataclass

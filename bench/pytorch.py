@@ -132,7 +132,7 @@ def rows(ctx) -> list[dict]:
         python = ipex_python() if mode == "ipex" else None
         for batch in ctx.plan.batches:
             row = new_row("runtime", NAMES[mode], runtime="pytorch", precision="fp32", variant=mode,
-                          execution="f32", hint=None, batch=batch, ir_mb=None,
+                          executes_in="f32", hint=None, batch=batch, ir_mb=None,
                           score_of="fp32")
             out.append(row)
             if mode == "ipex" and python is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 BEGIN = "<!-- satedge bench: generated tables begin -->"
 END = "<!-- satedge bench: generated tables end -->"
 PLOT = "img/bench-tiles-per-s.png"
+ROOFLINE = "img/bench-roofline.png"
 
 
 def _num(value, digits: int = 1) -> str:
@@ -28,8 +29,19 @@ def _score(row: dict) -> str:
 
 
 def _execution(row: dict) -> str:
-    execution = row.get("execution") or "–"
-    return f"i8 + {execution}" if row.get("precision", "").startswith("int8") and execution != "–" else execution
+    """"int8 96 % + bf16 4 %": the precisions the row's matrix layers ran in, by share of their FLOPs."""
+    shares = (row.get("executed") or {}).get("shares")
+    if not shares:
+        return row.get("executes_in") or "–"
+    return " + ".join(f"{p} {100 * s:.0f} %" for p, s in shares.items() if s >= 0.005)
+
+
+def _achieved(row: dict) -> str:
+    """GFLOP/s and, where this CPU's ceiling for the executed precision was measured, the share of it."""
+    if not row.get("gflops"):
+        return "–"
+    share = f" ({100 * row['ceiling_share']:.0f} % of {row['executes_in']})" if row.get("ceiling_share") else ""
+    return f"{_num(row['gflops'])}{share}"
 
 
 def _threads(row: dict) -> str:
@@ -43,9 +55,8 @@ def _threads(row: dict) -> str:
 
 def runtime_table(results: dict) -> list[str]:
     """Markdown lines: each runtime row beside benchmark_app's tiles/s on the same IR, variant, hint and batch."""
-    gemm = results["machine"].get("gemm_gflops")
-    lines = ["| runtime | hint | executes in | batch | tiles/s | benchmark_app tiles/s | p50 ms | p99 ms | "
-             "GFLOP/s (% of FP32 GEMM) | threads | IR MB | peak RSS MB | held-out xView2 |",
+    lines = ["| runtime | hint | executes in (share of FLOPs) | batch | tiles/s | benchmark_app tiles/s | p50 ms | "
+             "p99 ms | GFLOP/s (% of the measured ceiling) | threads | IR MB | peak RSS MB | held-out xView2 |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
     bench_app = {(r["precision"], r["variant"], r["hint"], r["batch"]): r for r in results["rows"]
                  if r["kind"] == "benchmark_app" and not r.get("reference_for")}
@@ -57,10 +68,27 @@ def runtime_table(results: dict) -> list[str]:
         app = bench_app.get((row["precision"], row["variant"], row["hint"], row["batch"]))
         app_text = "–" if app is None else (_num(app.get("tiles_per_s")) if app["status"] == "measured"
                                             else app["status"])
-        share = f" ({100 * row['gflops'] / gemm:.0f} %)" if gemm and row.get("gflops") else ""
         lines.append(f"{head} {_num(row['tiles_per_s'])} | {app_text} | {_num(row['latency_p50_ms'])} | "
-                     f"{_num(row['latency_p99_ms'])} | {_num(row.get('gflops'))}{share} | {_threads(row)} | "
+                     f"{_num(row['latency_p99_ms'])} | {_achieved(row)} | {_threads(row)} | "
                      f"{_num(row.get('ir_mb'), 2)} | {_num(row.get('peak_rss_mb'), 0)} | {_score(row)} |")
+    return lines
+
+
+def ceilings_table(results: dict) -> list[str]:
+    """Each ceiling kernel: asked and executed precision, kernel, GFLOP/s; then the copy bandwidth."""
+    lines = ["| kernel | shape | asked for | executes in | CPU kernel | GFLOP/s (GOP/s for int8) |",
+             "| --- | --- | --- | --- | --- | ---: |"]
+    for row in (r for r in results["rows"] if r["kind"] == "ceiling"):
+        head = f"| {row['kernel']} | {row['shape']} | {row['precision']} |"
+        if row["status"] != "measured":
+            lines.append(f"{head} {row['status']} | | |")
+            continue
+        kernels = ", ".join((row.get("executed") or {}).get("kernels", {})) or "–"
+        lines.append(f"{head} {row['executes_in']} | {kernels} | {_num(row['gflops'])} |")
+    memory = results["sections"].get("memory")
+    if memory:
+        lines += ["", f"Memory bandwidth (numpy copy of {memory['megabytes']} MiB on {memory['threads']} "
+                      f"thread(s), bytes read + written): **{memory['gb_per_s']:.1f} GB/s**."]
     return lines
 
 
@@ -185,10 +213,15 @@ def generated(results: dict) -> str:
     flags = ", ".join(f for f in m["flags"] if f.startswith(("avx", "amx", "fma"))) or "none"
     lines = [BEGIN, "",
              f"Run {results['finished']} ({kind}); `satedge bench --model {model['dir']}`.", "",
-             f"**Machine:** {m['cpu_model']}, {m['physical_cores']} physical cores ({m['logical_cpus']} logical); "
-             f"FP32 GEMM {m['gemm_n']}² (numpy): **{m['gemm_gflops']:.0f} GFLOP/s**. "
+             f"**Machine:** {m['cpu_model']}, {m['physical_cores']} physical cores ({m['logical_cpus']} logical). "
              f"Relevant CPU flags: {flags}.",
              "",
+             "### This CPU's ceilings, measured with OpenVINO", "",
+             "A MatMul and 3×3 convolutions asked for in f32, bf16 and int8 (FakeQuantize, as NNCF quantizes), "
+             "THROUGHPUT hint; what each executed in is read from the compiled model's runtime information. "
+             "A precision's ceiling is its best kernel here; each model row below is judged against the ceiling "
+             "of the precision its convolutions execute in.", "", *ceilings_table(results), "",
+             f"![roofline]({ROOFLINE})", "",
              f"**Model:** {model['name']}, tile {model['tile']} (overlap {model['overlap']}), "
              f"{model.get('parameters', 0):,} parameters, **{model['gflop_per_tile']:.2f} GFLOP per tile** "
              f"(torch FlopCounterMode, 2 FLOP per multiply-accumulate); PyTorch weights: {model['weights']}.", "",
@@ -237,8 +270,8 @@ def plot(results: dict, path: Path) -> None:
         if row["status"] != "measured" or row["kind"] not in ("runtime", "daemon"):
             continue
         label = row["name"]
-        if row["kind"] == "runtime" and row["runtime"] == "openvino" and row.get("execution"):
-            label += f" [{row['execution']}]"
+        if row["kind"] == "runtime" and row["runtime"] == "openvino" and row.get("executes_in"):
+            label += f" [{row['executes_in']}]"
         label += f", {row['hint'].lower()}" if row.get("hint") else ""
         bars.append((label, row["batch"], row["tiles_per_s"]))
         if row["kind"] == "daemon" and row.get("benchmark_app_tiles_per_s"):
@@ -265,13 +298,58 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def roofline(results: dict, path: Path) -> None:
+    """Each precision's measured roof (its ceiling, and memory bandwidth × arithmetic intensity) and the model's
+    OpenVINO rows at their arithmetic intensity (FLOPs per byte its matrix layers read and write)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from bench.ceilings import ceiling_for
+
+    memory = results["sections"].get("memory")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    intensity = np.logspace(-1, 3.5, 200)
+    colours = {"f32": "tab:blue", "bf16": "tab:orange", "f16": "tab:purple", "int8": "tab:green"}
+    for precision, colour in colours.items():
+        ceiling = ceiling_for(results["rows"], precision)
+        if ceiling is None:
+            continue
+        roof = np.full_like(intensity, ceiling["gflops"])
+        if memory:
+            roof = np.minimum(roof, memory["gb_per_s"] * intensity)
+        ax.plot(intensity, roof, color=colour, label=f"{precision} roof ({ceiling['gflops']:.0f} GFLOP/s)")
+    for row in results["rows"]:
+        executed = row.get("executed") or {}
+        if row["kind"] != "runtime" or row["status"] != "measured" or not executed.get("flop_per_byte") \
+                or not row.get("gflops"):
+            continue
+        ax.scatter(executed["flop_per_byte"], row["gflops"], color=colours.get(row["executes_in"], "grey"),
+                   marker="o" if row.get("hint") == "THROUGHPUT" else "x", s=12 + 3 * row["batch"])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP per byte the matrix layers read and write)")
+    ax.set_ylabel("GFLOP/s (GOP/s for int8)")
+    bandwidth = f", memory {memory['gb_per_s']:.0f} GB/s" if memory else ""
+    ax.set_title(f"{results['model']['name']}, tile {results['model']['tile']}: OpenVINO rows (o throughput, "
+                 f"x latency; size = batch){bandwidth}", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write(results: dict, out: Path) -> dict[str, Path]:
     """results.json, the plot and performance.md under `out`; returns their paths by name."""
     paths = {"results": out / "bench" / "results.json", "markdown": out / "docs" / "performance.md",
-             "plot": out / "docs" / PLOT}
+             "plot": out / "docs" / PLOT, "roofline": out / "docs" / ROOFLINE}
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     paths["results"].write_text(json.dumps(results, indent=1, default=str) + "\n")
     plot(results, paths["plot"])
+    roofline(results, paths["roofline"])
     write_markdown(results, paths["markdown"])
     return paths

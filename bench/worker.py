@@ -22,6 +22,7 @@ MEASURES = {
     "openvino": "bench.ov_rows:measure",
     "torch": "bench.pytorch:measure",
     "stages": "bench.stages:measure",
+    "ceiling": "bench.ceilings:measure",
 }
 
 

@@ -82,20 +82,29 @@ def _db_path(args: argparse.Namespace) -> Path:
     return satedge_config.load(GroundConfig, args.config).store.path
 
 
+def queue(path: Path, verb: str, value: str, sat: str | None = None) -> str:
+    """Check `value` for `verb`, commit the command to the store's queue, and say so in one line.
+
+    The CLI and the web console both queue through here; a bad value is a `UserError`.
+    """
+    uplink = UPLINKS.get(verb)
+    if uplink is None:
+        raise UserError(f"unknown command {verb!r}: choose one of {', '.join(UPLINKS)}")
+    cmd_args = uplink.args(value)
+    db = connect(path)
+    try:
+        cmd_id = queue_command(db, uplink.name, cmd_args, sat)
+    finally:
+        db.close()
+    return f"queued command {cmd_id}: {uplink.name} {json.dumps(cmd_args)} for {sat or 'every satellite'}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Queue into the store (the store is the queue: no control port to secure), or list it."""
     path = _db_path(args)
     if args.verb == "list":
         return _list(path)
-    uplink = UPLINKS[args.verb]
-    cmd_args = uplink.args(args.value)
-    db = connect(path)
-    try:
-        cmd_id = queue_command(db, uplink.name, cmd_args, args.sat)
-    finally:
-        db.close()
-    target = args.sat or "every satellite"
-    print(f"queued command {cmd_id}: {uplink.name} {json.dumps(cmd_args)} for {target} in {path}")
+    print(f"{queue(path, args.verb, args.value, args.sat)} in {path}")
     return 0
 
 

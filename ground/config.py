@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from satedge.config import ClockSection, Config, LogSection, Section, SecuritySection
 
@@ -59,6 +59,36 @@ class StoreSection(Section):
                                     description="if set, the report is rewritten here after every window")
 
 
+class ConsoleSection(Section):
+    """The web console (docs/console.md): off unless `bind` is set, read-only unless `write` is."""
+
+    bind: str | None = Field(default=None, description="HOST:PORT to serve the console on, e.g. 127.0.0.1:8080 or "
+                             "0.0.0.0:8080 (unset: no console)")
+    write: bool = Field(default=False, description="accept set-precision and set-min-class from the page, each "
+                        "carrying the token")
+    token_file: Path | None = Field(default=None, description="the token a command must carry (unset: "
+                                    "console.token in security.keys_dir, made on first start with write on)")
+    basemap_url: str | None = Field(default=None, description="tile URL template, e.g. "
+                                    "https://tile.openstreetmap.org/{z}/{x}/{y}.png (unset: a plain background, "
+                                    "which works offline)")
+    refresh_s: float = Field(default=1.0, gt=0, le=60, description="wall seconds between live updates to a page")
+
+    @field_validator("bind")
+    @classmethod
+    def _address(cls, bind: str | None) -> str | None:
+        if bind is not None:
+            host, sep, port = bind.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return bind
+
+    def address(self) -> tuple[str, int]:
+        """(host, port) of `bind`, which must be set; IPv6 brackets removed."""
+        assert self.bind is not None
+        host, _, port = self.bind.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class GroundConfig(Config):
     """Everything `satedge ground` reads; every section has defaults, so no file is needed."""
 
@@ -67,4 +97,5 @@ class GroundConfig(Config):
     station: StationSection = StationSection()
     link: LinkSection = LinkSection()
     store: StoreSection = StoreSection()
+    console: ConsoleSection = ConsoleSection()
     log: LogSection = LogSection()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ground.store import connect
+from satedge import protocol, readonly
 from satedge.errors import UserError
 from satedge.vocabulary import CLASS_NAMES, iso
 
@@ -28,10 +28,17 @@ PERCENTILES = {"p50": 50, "p95": 95, "max": 100}
 Json = dict[str, Any]
 
 
-def _summaries(db: sqlite3.Connection) -> list[Json]:
-    rows = db.execute("SELECT satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec, body"
-                      " FROM summaries ORDER BY received, satellite, seq").fetchall()
-    return [dict(r, body=json.loads(r["body"])) for r in rows]
+# The summary body's out-of-distribution flag (docs/protocol.md, onboard/guard.py): the map marks the scenes
+# it flags, the report lists them, each building in the GeoJSON carries it.
+OOD_KEY = protocol.OOD_KEY
+
+
+def summaries(db: sqlite3.Connection, after: int = 0, body: bool = True) -> list[Json]:
+    """Stored summaries in order of storage (`rowid`, which only grows), those after `after` only."""
+    columns = "rowid, satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec"
+    rows = db.execute(f"SELECT {columns}{', body' if body else ''} FROM summaries WHERE rowid > ? ORDER BY rowid",
+                      (after,)).fetchall()
+    return [dict(r, body=json.loads(r["body"])) if body else dict(r) for r in rows]
 
 
 def _latency(summaries: list[Json]) -> Json:
@@ -42,14 +49,17 @@ def _latency(summaries: list[Json]) -> Json:
             for p, v in sorted(by_prio.items())}
 
 
-def _passes(db: sqlite3.Connection, summaries: list[Json]) -> list[Json]:
+def passes(db: sqlite3.Connection, summaries: list[Json]) -> list[Json]:
+    """Every window: its link totals, what its summaries stood for, and their latency."""
     link: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in db.execute("SELECT * FROM passes"):
         for key in ("bytes_granted", "bytes_received", "frames", "duplicates"):
             link[r["win"]][key] += r[key]
         link[r["win"]]["satellites"] += 1
     sent: defaultdict[int, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+    latency: defaultdict[int, list[float]] = defaultdict(list)
     for s in summaries:
+        latency[s["win"]].append(s["received"] - s["acq"])
         sent[s["win"]]["summaries"] += 1
         sent[s["win"]]["summary_bytes"] += s["bytes"]
         sent[s["win"]]["raw_bytes"] += s["raw"]
@@ -61,11 +71,15 @@ def _passes(db: sqlite3.Connection, summaries: list[Json]) -> list[Json]:
                  "frames": 0, "duplicates": 0, "summaries": 0, "summary_bytes": 0, "raw_bytes": 0}
         entry.update(link.get(w["win"], {}))
         entry.update(sent.get(w["win"], {}))
+        waited = latency.get(w["win"])
+        entry["latency_s"] = {k: round(float(np.percentile(waited, q)), 3) for k, q in PERCENTILES.items()} \
+            if waited else None
         out.append(entry)
     return out
 
 
-def _commands(db: sqlite3.Connection) -> list[Json]:
+def commands(db: sqlite3.Connection) -> list[Json]:
+    """Every queued command, each with every satellite's record of it."""
     commands = []
     for c in db.execute("SELECT * FROM commands ORDER BY id").fetchall():
         results = [{"satellite": r["satellite"], "sent": r["sent"], "first_sent_utc": iso(r["first_sent"]),
@@ -92,62 +106,74 @@ def buildings(summaries: list[Json]) -> list[Json]:
                                "scene": s["scene"], "satellite": s["satellite"], "seq": s["seq"],
                                "acquired": iso(s["acq"]), "received": iso(s["received"]),
                                "latency_s": round(s["received"] - s["acq"], 3),
-                               "ood": s["body"].get("ood", [])}})
+                               "ood": s["body"].get(OOD_KEY, [])}})
     return features
 
 
 def out_of_distribution(summaries: list[Json]) -> list[Json]:
     """The scenes the satellite's guard flagged: their buildings are unreliable and their list is capped."""
-    return [{"satellite": s["satellite"], "seq": s["seq"], "scene": s["scene"], "ood": s["body"]["ood"],
+    return [{"satellite": s["satellite"], "seq": s["seq"], "scene": s["scene"], "ood": s["body"][OOD_KEY],
              "buildings": sum(s["body"]["n"]), "listed": len(s["body"]["b"])}
-            for s in summaries if s["body"].get("ood")]
+            for s in summaries if s["body"].get(OOD_KEY)]
+
+
+def scenes(summaries: list[Json]) -> list[Json]:
+    """One record per summary for the map: the scene's footprint, its counts per class, where it came from."""
+    return [{"scene": s["scene"], "satellite": s["satellite"], "seq": s["seq"], "bbox": s["body"]["bbox"],
+             "n": dict(zip(CLASS_NAMES, s["body"]["n"])), "model": s["model"], "prec": s["prec"],
+             "acquired": iso(s["acq"]), "received": iso(s["received"]),
+             "ood": bool(s["body"].get(OOD_KEY))}
+            for s in summaries]
+
+
+def counters(db: sqlite3.Connection) -> dict[str, int]:
+    """The station's counters as last flushed."""
+    return {r["name"]: r["value"] for r in db.execute("SELECT name, value FROM counters ORDER BY name")}
 
 
 def build_report(db_path: Path) -> tuple[Json, list[Json], list[Json]]:
     """The report, the stored summaries and the building features, all read in one go from the store."""
-    db = connect(db_path, create=False)
-    try:
-        summaries = _summaries(db)
-        passes = _passes(db, summaries)
-        commands = _commands(db)
-        counters = {r["name"]: r["value"] for r in db.execute("SELECT name, value FROM counters ORDER BY name")}
-    finally:
-        db.close()
+    with readonly.reading(db_path, "ground store") as db:
+        stored = summaries(db)
+        windows = passes(db, stored)
+        queued = commands(db)
+        counts = counters(db)
     per_sat: defaultdict[str, Json] = defaultdict(
         lambda: {"summaries": 0, "summary_bytes": 0, "raw_bytes": 0, "scenes": []})
-    for s in summaries:
+    for s in stored:
         entry = per_sat[s["satellite"]]
         entry["summaries"] += 1
         entry["summary_bytes"] += s["bytes"]
         entry["raw_bytes"] += s["raw"]
         entry["scenes"].append(s["scene"])
     for sat, entry in per_sat.items():
-        entry["duplicates_dropped"] = counters.get(f"duplicates.{sat}", 0)
-    raw = sum(s["raw"] for s in summaries)
-    summary_bytes = sum(s["bytes"] for s in summaries)
-    link_bytes = sum(p["bytes_received"] for p in passes)
-    features = buildings(summaries)
+        entry["duplicates_dropped"] = counts.get(f"duplicates.{sat}", 0)
+    raw = sum(s["raw"] for s in stored)
+    summary_bytes = sum(s["bytes"] for s in stored)
+    link_bytes = sum(p["bytes_received"] for p in windows)
+    features = buildings(stored)
     report = {
         "store": str(db_path),
-        "summaries": len(summaries),
-        "duplicates_dropped": counters.get("duplicates", 0),
+        "summaries": len(stored),
+        "duplicates_dropped": counts.get("duplicates", 0),
         "satellites": dict(sorted(per_sat.items())),
-        "scenes": sorted({s["scene"] for s in summaries}),
+        "scenes": sorted({s["scene"] for s in stored}),
         "buildings": len(features),
-        "out_of_distribution": out_of_distribution(summaries),
+        "out_of_distribution": out_of_distribution(stored),
         "bytes": {"summaries": summary_bytes, "link_total": link_bytes, "raw_imagery": raw,
                   "raw_per_summary_byte": round(raw / summary_bytes, 1) if summary_bytes else None},
-        "passes": passes,
-        "latency_s": _latency(summaries),
-        "commands": commands,
-        "counters": counters,
+        "passes": windows,
+        "latency_s": _latency(stored),
+        "commands": queued,
+        "counters": counts,
     }
-    return report, summaries, features
+    return report, stored, features
 
 
 def write_report(db_path: Path, out_dir: Path) -> Json:
-    """Write report.json, damage.geojson and the PNG plots to `out_dir`; return the report."""
+    """Write report.json, damage.geojson, report.html (the map, self-contained) and the PNG plots to `out_dir`."""
     from ground import plots
+    from ground.console.page import standalone_map
 
     db_path, out_dir = Path(db_path), Path(out_dir)
     report, summaries, features = build_report(db_path)
@@ -156,6 +182,7 @@ def write_report(db_path: Path, out_dir: Path) -> Json:
     except OSError as exc:
         raise UserError(f"cannot create {out_dir}: {exc.strerror}") from None
     _replace(out_dir / "damage.geojson", json.dumps({"type": "FeatureCollection", "features": features}))
+    _replace(out_dir / "report.html", standalone_map(scenes(summaries), features, f"satedge: {db_path.name}"))
     report["plots"] = plots.draw_all(report, summaries, features, out_dir)
     _replace(out_dir / "report.json", json.dumps(report, indent=2))
     return report
@@ -172,7 +199,8 @@ def _replace(path: Path, text: str) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`satedge report`: from any copy of a store, even one the station is still writing."""
     parser.add_argument("--db", type=Path, required=True, help="the ground store (SQLite file)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for report.json, damage.geojson, PNGs")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder for report.json, damage.geojson, report.html, PNGs")
 
 
 def run(args: argparse.Namespace) -> int:

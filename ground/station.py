@@ -11,7 +11,9 @@ on its own: `windows` (which window is open, contacts, credit), `intake`
 (admit, decode, deliver: store and ack), `uplink` (which command to send to
 whom, and when), `reporter` (the report rewritten off the loop) and
 `allow_list` (which key may speak for which satellite). `Station` owns the
-socket, the clock and the link model, and turns the loop.
+socket, the clock and the link model, and turns the loop. With `console.bind`
+set, the web console (`ground/console`) runs on its own thread; the loop only
+hands it a snapshot now and then, so no browser can hold the loop up.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from satedge.protocol import encode
 if TYPE_CHECKING:
     from zmq.auth.thread import ThreadAuthenticator
 
+    from ground.console.server import Console
+
 log = logging.getLogger("ground.station")
 
 MAX_POLL_WALL_S = 0.05       # the loop looks at the clock at least this often
@@ -54,6 +58,7 @@ class Station:
 
     def __init__(self, cfg: GroundConfig, clock: SimClock | None = None):
         self.cfg = cfg
+        self.console = self._start_console()   # first: a console port in use stops the start, nothing opened yet
         self.uplink: Link[Arrival] = Link(cfg.link.loss, cfg.link.delay_s, cfg.link.seed)  # satellite -> ground
         self.downlink: Link[tuple[str, bytes]] = Link(cfg.link.loss, cfg.link.delay_s,
                                                       cfg.link.seed + 1)  # ground -> satellite
@@ -103,11 +108,25 @@ class Station:
                 raise UserError(f"cannot bind station.bind = {self.cfg.station.bind}: {exc}") from None
         except BaseException:
             sock.close()
+            self._stop_console()
             self._stop_auth()
             self.ctx.term()
             self.store.close()
             raise
         return sock
+
+    def _start_console(self) -> Console | None:
+        """The web console on its own thread (docs/console.md), if `console.bind` is set."""
+        if self.cfg.console.bind is None:
+            return None
+        from ground.console.server import Console  # aiohttp is loaded only when a console is served
+
+        return Console.start(self.cfg)
+
+    def _stop_console(self) -> None:
+        if self.console is not None:
+            self.console.stop()
+            self.console = None
 
     def _stop_auth(self) -> None:
         if self.auth is not None:
@@ -146,6 +165,8 @@ class Station:
                 if wall >= next_status:
                     self._status(now)
                     next_status = wall + self.cfg.log.status_interval_s
+                if self.console is not None:
+                    self.console.publisher.tick(self.windows, self.counters.total, now)
                 if poller.poll(self._poll_ms(now, next_credit)):
                     self.receive(self.clock.now())
         finally:
@@ -169,6 +190,7 @@ class Station:
         self.counters.flush(self.store)
         self.reporter.finish()  # a last report of everything, written in full
         self.sock.close(linger=0)
+        self._stop_console()
         self._stop_auth()
         self.ctx.term()
         self.store.close()

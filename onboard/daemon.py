@@ -19,7 +19,7 @@ from typing import cast
 
 import cv2
 
-from onboard import guard, ingest
+from onboard import guard, ingest, memory
 from onboard.commands import Commander
 from onboard.config import OnboardConfig
 from onboard.downlink import Downlink
@@ -66,6 +66,7 @@ class Daemon:
         self.telemetry = Telemetry()
         self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
         ingest.limit_gdal_cache()
+        memory.release_large_blocks()
         cv2.setNumThreads(1)   # the cores are OpenVINO's: OpenCV's worker threads would only contend with it
         self.reference = ingest.Reference(cfg.ingest.reference)
         try:

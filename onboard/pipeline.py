@@ -66,6 +66,8 @@ class Pipeline:
         self.ingest_cfg, self.postprocess_cfg = ingest_cfg, postprocess_cfg
         self.min_class = min_class   # in force: the commanded one (kept in the spool), else postprocess_cfg's
         self.scenes: queue.Queue[ingest.Scene] = queue.Queue(maxsize=ingest_cfg.prefetch)
+        # a scene is decoded only once the queue has room for it: one decoded ahead of its turn is 25 MB idle
+        self._room = threading.Semaphore(ingest_cfg.prefetch)
         self.finished: queue.Queue[tuple[ingest.Scene, SceneJob] | None] = queue.Queue()
         self.claimed: set[Path] = set()        # files read or in flight: not to be read again
         self.in_flight = 0                     # scenes queued in the engine, not yet spooled
@@ -129,38 +131,45 @@ class Pipeline:
                 self.stopping.wait(self.ingest_cfg.poll_s)
                 continue
             for path in fresh:
-                if self.stopping.is_set():
+                if not self._wait_for_room():
                     break
-                self._read_one(path)
+                if not self._read_one(path):
+                    self._room.release()
 
-    def _read_one(self, path: Path) -> None:
+    def _wait_for_room(self) -> bool:
+        """Block until the queue can take one more scene; False once stopping."""
+        while not self._room.acquire(timeout=POLL_S):
+            if self.stopping.is_set():
+                return False
+        if self.stopping.is_set():
+            self._room.release()
+            return False
+        return True
+
+    def _read_one(self, path: Path) -> bool:
+        """Decode `path` and queue it for inference; False if it was not queued (skipped, refused, stopping)."""
         if not path.exists():            # retired by the post thread since the listing
-            return
+            return False
         if self.spool.done(path.name):   # spooled before a crash, not yet retired
             ingest.retire(path, self.ingest_cfg.processed)
             self.telemetry.count("scenes_skipped")
-            return
+            return False
         try:
             ingest.check_in_inbox(path, self.ingest_cfg.inbox)
             scene = self.reader.read(path, arrived=self.clock.now())
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))
-            return
+            return False
         except FileNotFoundError:
-            return                       # taken away while we looked
+            return False                 # taken away while we looked
         except Exception as exc:         # whatever else one file can do must not stop the reader
             log.exception("unexpected error reading %s", path.name)
             self._quarantine(path, f"cannot be read: {type(exc).__name__}: {exc}")
-            return
+            return False
         self.claimed.add(path)
         self.telemetry.count("scenes_in")
-        while not self.stopping.is_set():
-            try:
-                self.scenes.put(scene, timeout=POLL_S)
-                return
-            except queue.Full:
-                continue
-        self.claimed.discard(path)       # not started: it stays in the inbox for the next run
+        self.scenes.put(scene)           # never blocks: the room was taken before decoding
+        return True
 
     def _quarantine(self, path: Path, reason: str) -> None:
         try:
@@ -182,6 +191,7 @@ class Pipeline:
             except queue.Empty:
                 self._slots.release()
                 continue
+            self._room.release()
             self._add_in_flight(1)
             pixels, scene.pixels = scene.pixels, None    # queued tiles are copies: free the scene as it goes
             assert pixels is not None                    # the reader fills them; only this thread drops them

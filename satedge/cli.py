@@ -35,6 +35,7 @@ def register(name: str, module: str, help: str) -> None:
 
 # name, module (in the package that owns the job), one-line help: the whole command line.
 register("scenes", "sim.scenes.cli", "generate synthetic disaster scenes (xBD layout and GeoTIFF)")
+register("realism", "sim.scenes.realism", "how far generated scenes are from real ones: image and building statistics")
 register("train", "training.train", "train the damage U-Net on a folder in the xBD layout")
 register("sweep", "training.sweep", "learning-rate x optimizer sweep, scored by validation xView2 score")
 register("evaluate", "training.evaluate",

@@ -133,10 +133,17 @@ def test_held_out_scores_come_from_the_manifest(quick_run):
 def test_machine_and_targets(quick_run):
     results = quick_run["results"]
     machine = results["machine"]
-    assert machine["cpu_model"] and machine["flags"] and positive(machine["gemm_gflops"])
+    assert machine["cpu_model"] and machine["flags"]
+    ceilings = measured(results, "ceiling")
+    assert {r["precision"] for r in ceilings} == {"f32", "bf16", "int8"}
+    assert all(positive(r["gflops"]) for r in ceilings)
+    assert positive(results["sections"]["memory"]["gb_per_s"])
+    for row in measured(results, "runtime"):
+        if row["runtime"] == "openvino":      # what ran, read from the compiled model, and judged against its ceiling
+            assert row["executes_in"] in row["executed"]["shares"] and positive(row["ceiling_share"])
     assert positive(results["model"]["gflop_per_tile"])
     targets = {t["target"]: t for t in results["targets"]}
-    assert len(targets) >= 8
+    assert len(targets) >= 10
     for target in targets.values():
         assert target["met"] in (True, False, None)
         assert (target["value"] is None) == (target["met"] is None)

@@ -11,8 +11,7 @@ from bench.benchmark_app import BenchmarkAppFailed, parse
 def minimal_results() -> dict:
     return {"finished": "now", "plan": {"quick": True, "openvino": {"windows": 2, "window_s": 0.5},
                                         "torch": {"windows": 2, "window_s": 0.7}, "benchmark_app_seconds": 2},
-            "machine": {"cpu_model": "cpu", "physical_cores": 2, "logical_cpus": 2, "gemm_n": 64,
-                        "gemm_gflops": 10.0, "flags": ["avx2"]},
+            "machine": {"cpu_model": "cpu", "physical_cores": 2, "logical_cpus": 2, "flags": ["avx2"]},
             "model": {"dir": "m", "name": "m", "tile": 64, "overlap": 8, "gflop_per_tile": 0.1,
                       "weights": "random weights"},
             "rows": [{"kind": "runtime", "name": "PyTorch eager FP32", "runtime": "pytorch", "precision": "fp32",

@@ -56,7 +56,11 @@ def test_swap_target_needs_speed_and_no_loss():
     swap = {"kind": "swap", "name": "swap a -> b", "status": "measured", "request_to_serving_s": 0.2,
             "request_to_first_tile_s": 0.3}
     ok = targets.swap(context({"fp32": None}, [swap], {"swap_run": {"tiles_lost": 0, "scenes_summarised_once": True}}))
-    assert ok[0]["met"] is True and ok[0]["value"] == 0.3
+    assert ok[0]["met"] is True and ok[0]["value"] == 0.2
+    slow = dict(swap, request_to_serving_s=0.4)
+    late = targets.swap(context({"fp32": None}, [slow],
+                                {"swap_run": {"tiles_lost": 0, "scenes_summarised_once": True}}))
+    assert late[0]["met"] is False
     lost = targets.swap(context({"fp32": None}, [swap],
                                 {"swap_run": {"tiles_lost": 3, "scenes_summarised_once": True}}))
     assert lost[0]["met"] is False

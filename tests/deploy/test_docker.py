@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import urllib.request
 import uuid
 
 import pytest
 
+from satedge.processes import free_port
 from tests.deploy.compose import Compose, engine_missing
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
@@ -43,7 +45,7 @@ def images():
 @pytest.fixture
 def compose(images, tmp_path):
     run = Compose(f"satedge-test-{uuid.uuid4().hex[:8]}", out=tmp_path / "out",   # ./out does not exist yet
-                  env={"SATEDGE_CLOCK_SPEEDUP": SPEEDUP})
+                  env={"SATEDGE_CLOCK_SPEEDUP": SPEEDUP, "SATEDGE_CONSOLE_PORT": str(free_port())})
     yield run
     run.down()
 
@@ -86,6 +88,11 @@ def test_default_scenario_runs_to_its_summary_through_a_swap_a_stop_and_a_second
     assert "unknown precision 'fp64'" in wrong.stderr
 
     compose.wait_for("the first orbit's scenes at the ground", lambda: _reported(compose) >= 4, timeout=300)
+    # the web console, on the port compose publishes on the host, maps what the store holds
+    port = compose.env["SATEDGE_CONSOLE_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/map?after=0", timeout=30) as response:
+        mapped = json.load(response)
+    assert len(mapped["scenes"]) >= 4 and mapped["buildings"], {k: v for k, v in mapped.items() if k != "buildings"}
     compose("stop", "-t", "30")                  # the whole run, mid-way: the daemons stop cleanly
     assert all(c["ExitCode"] == 0 for c in compose.containers() if c["Service"] != "mission"), \
         compose.containers()

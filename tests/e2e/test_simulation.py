@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from satedge.processes import read_events
 from tests.conftest import REPO, run_cli
 
 SCENARIO = """
@@ -65,17 +66,19 @@ def test_simulation_delivers_every_scene_once_across_a_precision_swap(tmp_path, 
     assert all(code == 0 for code in summary["exit_codes"].values()), summary["exit_codes"]
 
 
-def test_ctrl_c_stops_every_process_and_still_reports(tmp_path, scenario):
+def test_ctrl_c_stops_every_process_and_still_reports(tmp_path):
+    scenario = tmp_path / "scenario.toml"          # small scenes: this run is interrupted after the first one
+    scenario.write_text(SCENARIO.format(disaster="hurricane").replace("scene_size = 2048", "scene_size = 512"))
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "satedge.cli", "sim", "--config", str(scenario),
                              "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not (out / "logs").exists() or len(psutil.Process(proc.pid).children()) < 3:
+        # every process is up and the satellite is at work: its first scene is summarised
+        while not read_events(out / "logs" / "sat-1-onboard.log", "scene summarised"):
             assert time.monotonic() < deadline and proc.poll() is None, "the simulation did not start"
-            time.sleep(0.5)
+            time.sleep(0.2)
         children = psutil.Process(proc.pid).children()
-        time.sleep(3)
         proc.send_signal(signal.SIGINT)
         proc.wait(90)
     finally:
@@ -84,5 +87,6 @@ def test_ctrl_c_stops_every_process_and_still_reports(tmp_path, scenario):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ended"] == "interrupted (Ctrl-C)"
     assert (out / "report" / "report.json").exists()
+    assert len(children) >= 3
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert all(code == 0 for code in summary["exit_codes"].values()), summary["exit_codes"]

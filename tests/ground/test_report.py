@@ -46,7 +46,9 @@ def store_path(tmp_path):
 
 def test_report_numbers_geojson_and_plots(store_path, tmp_path):
     out = tmp_path / "report"
+    before = store_path.read_bytes()
     report = write_report(store_path, out)
+    assert store_path.read_bytes() == before       # read through a read-only connection
     assert json.loads((out / "report.json").read_text()) == report
     assert report["summaries"] == 10 and report["duplicates_dropped"] == 2
     assert report["satellites"]["sat-1"]["duplicates_dropped"] == 2
@@ -57,6 +59,7 @@ def test_report_numbers_geojson_and_plots(store_path, tmp_path):
     passes = {p["win"]: p for p in report["passes"]}
     assert passes[1]["summaries"] == 6 and passes[2]["summaries"] == 4
     assert passes[1]["raw_bytes"] == 24_000_000 and passes[1]["bytes_granted"] == 576000
+    assert passes[1]["latency_s"] == {"p50": 210.0, "p95": 345.0, "max": 360.0}   # i = 1..6: 60 * i
     # latency = received - acq = 60 * i: prio 0 holds i = 1..4 (linear p95: 180 + 0.85 * 60)
     assert report["latency_s"]["0"] == {"count": 4, "p50": 150.0, "p95": 231.0, "max": 240.0}
     assert report["latency_s"]["2"]["max"] == 600.0 and report["latency_s"]["2"]["p50"] == 450.0
@@ -70,6 +73,14 @@ def test_report_numbers_geojson_and_plots(store_path, tmp_path):
     assert first["properties"]["class"] == "destroyed" and first["properties"]["area_m2"] == 120
     assert first["properties"]["scene"] == "s1" and first["properties"]["satellite"] == "sat-1"
     assert first["properties"]["latency_s"] == 60.0
+
+    page = (out / "report.html").read_text()
+    assert "<script src" not in page and "<link" not in page and "L.map(" in page   # Leaflet and the map inlined
+    inlined = page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
+    data = json.loads(inlined.replace("<\\/", "</"))
+    assert data["buildings"] == geo["features"] and len(data["scenes"]) == 10
+    assert data["scenes"][0]["bbox"] == [30.5, 50.25, 30.51, 50.26] and data["scenes"][0]["ood"] is False
+    assert data["scenes"][0]["n"] == {"no-damage": 3, "minor-damage": 0, "major-damage": 0, "destroyed": 2}
 
     for name in report["plots"]:
         with Image.open(out / name) as image:
