@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ground.report import write_report
-from ground.store import Store, stored_summaries
+from ground.report import scenes, summaries, write_report
+from ground.store import Store, connect, stored_summaries
 from satedge.protocol import SAT_TO_GROUND, FrameError, decode, encode
 
 T0 = 1_700_000_000.0
@@ -31,6 +31,12 @@ def test_flag_is_stored_and_reported(tmp_path):
     report = write_report(tmp_path / "ground.sqlite", tmp_path / "report")
     assert report["out_of_distribution"] == [{"satellite": "sat-1", "seq": 1, "scene": "garbage",
                                               "ood": ["building", "unsure"], "buildings": 2, "listed": 2}]
+    db = connect(tmp_path / "ground.sqlite", create=False)
+    try:
+        on_map = {s["scene"]: s["ood"] for s in scenes(summaries(db))}   # the console's map and report.html
+    finally:
+        db.close()
+    assert on_map == {"garbage": True, "fine": False}
     features = json.loads((tmp_path / "report" / "damage.geojson").read_text())["features"]
     assert {f["properties"]["scene"]: f["properties"]["ood"] for f in features} == {
         "garbage": ["building", "unsure"], "fine": []}
