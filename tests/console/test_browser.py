@@ -8,10 +8,7 @@ lists classes 2..4 (its default min_class): the map must show three buildings pe
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from ground.report import build_report, write_report
 from ground.store import command_results, stored_count
 from satedge.config import to_toml
 from satedge.processes import free_port
+from tests.console.http import post
 from tests.ground.conftest import StationProcess
 from tests.onboard.conftest import ORIGIN, REF_SIZE, RES, DaemonProcess, texture, write_tiff
 from tests.onboard.test_pipeline import banded_model_dir, buildings_scene  # noqa: F401  (a fixture)
@@ -92,14 +90,6 @@ def run(tmp_path_factory, banded_model_dir):  # noqa: F811  (the imported fixtur
         the_run.stop()
 
 
-def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def test_map_shows_every_building_received(run, page):

@@ -17,6 +17,7 @@ from ground.console.server import MAX_STREAMS, load_token
 from satedge.errors import UserError
 from satedge.processes import free_port
 from tests.conftest import run_cli
+from tests.console.http import get, post
 from tests.ground.conftest import StationProcess, write_config
 from tests.ground.minisat import MiniSat, pack, summary_body
 
@@ -52,22 +53,6 @@ def station(tmp_path):
         process.stop()
 
 
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def test_a_console_port_in_use_is_one_line_at_start(tmp_path):
