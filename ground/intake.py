@@ -105,24 +105,33 @@ class Intake:
         if summaries:
             self._store_and_ack(summaries, now)
 
+    def _spool_inc(self, sat_id: str) -> int:
+        """The incarnation of the satellite's spool, from its last `hello` (0 if it sent none)."""
+        sat = self.windows.satellites.get(sat_id)
+        inc: int = sat.hello.get("inc", 0) if sat is not None else 0
+        return inc
+
     def _store_and_ack(self, summaries: list[tuple[Arrival, Contact]], now: float) -> None:
-        rows = [SummaryRow(satellite=a.sat, seq=a.msg["seq"], prio=a.msg["prio"], body=a.msg["body"],
-                           received=now, win=contact.win, bytes=a.size) for a, contact in summaries]
+        rows = [SummaryRow(satellite=a.sat, inc=self._spool_inc(a.sat), seq=a.msg["seq"], prio=a.msg["prio"],
+                           body=a.msg["body"], received=now, win=contact.win, bytes=a.size) for a, contact in summaries]
         fresh = self.store.add_summaries(rows)  # committed before any ack goes out
-        acks: dict[str, list[int]] = {}
-        for (arrival, contact), new in zip(summaries, fresh):
+        acks: dict[tuple[str, int], list[int]] = {}
+        for (arrival, contact), row, new in zip(summaries, rows, fresh):
             if new:
                 contact.summaries += 1
             else:
                 contact.duplicates += 1
                 self.counters.count("duplicates")
                 self.counters.count(f"duplicates.{arrival.sat}")
-            acks.setdefault(arrival.sat, []).append(arrival.msg["seq"])
-        for sat_id, seqs in acks.items():
-            self.send(sat_id, now, "ack", seqs=seqs)
+            acks.setdefault((arrival.sat, row.get("inc", 0)), []).append(arrival.msg["seq"])
+        for (sat_id, inc), seqs in acks.items():
+            self.send(sat_id, now, "ack", seqs=seqs, **({"inc": inc} if inc else {}))
 
     def _on_cmd_result(self, arrival: Arrival, now: float) -> None:
         msg = arrival.msg
+        if msg.get("inc", self.store.inc) != self.store.inc:   # the answer to a store this one replaced
+            self.counters.count("ignored_other_store")
+            return
         if not self.store.command_result(msg["id"], arrival.sat, msg["ok"], msg["detail"], now):
             self.counters.count("ignored_unknown_command")
             return

@@ -102,7 +102,7 @@ class Daemon:
         self.stop_requested.set()
 
     def run(self) -> int:
-        """Serve until a stop signal, the run's end mark or a failed pipeline thread; the exit status."""
+        """Serve until a stop signal, the run's end mark or a failed worker thread; the exit status."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self.request_stop)
         if self.cfg.security.mode == "none":
@@ -118,7 +118,7 @@ class Daemon:
         self.status()   # the first heartbeat: healthy as soon as it serves
         next_status = time.monotonic() + interval
         while not self.stop_requested.wait(min(0.2, interval)):
-            if self.pipeline.failed:
+            if self.failed():
                 break
             if self.clock.run_over():
                 event(log, "the run is over: stopping")
@@ -127,6 +127,11 @@ class Daemon:
                 self.status()
                 next_status += interval
         return self.shutdown()
+
+    def failed(self) -> bool:
+        """Whether a worker thread died (logged with its traceback where it happened): the daemon stops,
+        exit status 1, and its heartbeat goes stale, so a supervisor sees it and restarts it."""
+        return self.pipeline.failed or self.commander.failed or self.downlink.failed
 
     def status(self) -> dict[str, Value]:
         """Log the status line and write the heartbeat the health check reads; returns what it logged."""
@@ -139,7 +144,7 @@ class Daemon:
         return values
 
     def shutdown(self) -> int:
-        """Finish the scenes in flight, then close everything; 1 if a pipeline thread had failed, else 0."""
+        """Finish the scenes in flight, then close everything; 1 if a worker thread had failed, else 0."""
         event(log, "stopping: finishing scenes in flight")
         self.pipeline.stop()
         self.commander.close()
@@ -147,6 +152,6 @@ class Daemon:
         self.status()
         self.spool.close()
         self.reference.close()
-        failed = self.pipeline.failed
+        failed = self.failed()
         event(log, "onboard daemon stopped", clean=not failed)
         return 1 if failed else 0

@@ -72,6 +72,8 @@ class Downlink:
         self.credit = 0
         self.hello_due = False                # after aos: the window's first frame
         self.in_flight: dict[int, float] = {}  # seq -> monotonic time sent
+        self.sent: set[int] = set()            # seqs sent by this process: an ack for any other deletes nothing
+        self.failed = False
         self.last_telemetry = 0.0
         self.retry_at: float | None = None     # after a failed handshake: when to try again
         self.stopping = threading.Event()
@@ -90,6 +92,14 @@ class Downlink:
     # --- the loop ----------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:   # never a dead link behind a healthy heartbeat: the daemon stops, loudly
+            log.exception("the downlink thread failed")
+            self.failed = True
+            raise
+
+    def _loop(self) -> None:
         poller = zmq.Poller()
         poller.register(self.socket, zmq.POLLIN)
         poller.register(self.monitor, zmq.POLLIN)
@@ -162,10 +172,14 @@ class Downlink:
                 event(log, "window closed", win=msg["win"], unspent=self.credit)
                 self._end_window()
         elif t == "ack":
-            seqs = msg["seqs"]
+            if msg.get("inc", self.spool.inc) != self.spool.inc:   # for a spool this one replaced
+                self.telemetry.count("acks_ignored")
+                return
+            seqs = [seq for seq in msg["seqs"] if seq in self.sent]   # never one this process did not send
             removed = self.spool.ack(seqs)
             for seq in seqs:
                 self.in_flight.pop(seq, None)
+                self.sent.discard(seq)
             self.telemetry.count("acked", removed)
         elif t == "cmd":
             event(log, "command received", id=msg["id"], name=msg["name"])
@@ -177,7 +191,7 @@ class Downlink:
     def _hello(self) -> bytes:
         model, precision = self.identity()
         return protocol.encode("hello", self.clock.now(), sat=self.satellite_cfg.id, model=model, prec=precision,
-                               spooled=self.spool.stats()[0], last_cmd=self.spool.last_cmd)
+                               spooled=self.spool.stats()[0], last_cmd=self.spool.last_cmd, inc=self.spool.inc)
 
     def _send(self, frame: bytes, exempt: bool = False) -> bool:
         """Send one frame if credit allows (or it is the connect hello); False if it must wait."""
@@ -205,15 +219,20 @@ class Downlink:
             return
         self._send_telemetry()
 
+    def _result(self, cmd_id: int, ok: bool, detail: str, inc: int) -> bytes:
+        """A `cmd_result`, carrying the ground incarnation its command came with (if it came with one)."""
+        extra = {"inc": inc} if inc else {}
+        return protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail, **extra)
+
     def _send_results(self) -> bool:
-        for cmd_id, ok, detail in self.commander.replies[:]:
-            if not self._send(protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail)):
+        for reply in self.commander.replies[:]:
+            if not self._send(self._result(*reply)):
                 return False
-            self.commander.replies.remove((cmd_id, ok, detail))
-        for cmd_id, ok, detail in self.spool.results():
-            if not self._send(protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail)):
+            self.commander.replies.remove(reply)
+        for cmd_id, ok, detail, inc in self.spool.results():
+            if not self._send(self._result(cmd_id, ok, detail, inc)):
                 return False
-            self.spool.result_sent(cmd_id)
+            self.spool.result_sent(cmd_id, inc)   # kept: a repeat of the command gets it again
         return True
 
     def _send_summaries(self) -> bool:
@@ -231,6 +250,7 @@ class Downlink:
                 if not self._send(frame):
                     return False
                 self.in_flight[item.seq] = time.monotonic()
+                self.sent.add(item.seq)
 
     def _send_telemetry(self) -> None:
         cfg = self.telemetry_cfg

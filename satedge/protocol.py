@@ -37,13 +37,14 @@ STR: Types = (str,)
 BOOL: Types = (bool,)
 LIST: Types = (list,)
 MAP: Types = (dict,)
+ANY: Types = (object,)
 
 GROUND_TO_SAT: Schema = {
     "aos": {"win": INT, "until": NUM},
     "credit": {"win": INT, "bytes": INT},
     "los": {"win": INT},
     "ack": {"seqs": LIST},
-    "cmd": {"id": INT, "name": STR, "args": MAP},
+    "cmd": {"id": INT, "name": STR, "args": ANY},   # args not a map: answered ok=false, not dropped unanswered
 }
 SAT_TO_GROUND: Schema = {
     "hello": {"sat": STR, "model": STR, "prec": STR, "spooled": INT, "last_cmd": INT},
@@ -51,6 +52,9 @@ SAT_TO_GROUND: Schema = {
     "cmd_result": {"id": INT, "ok": BOOL, "detail": STR},
     "telemetry": {},
 }
+
+# Keys a frame may carry (checked when present): the incarnation ids of docs/protocol.md, "Reliability".
+OPTIONAL: Schema = {"hello": {"inc": INT}, "ack": {"inc": INT}, "cmd": {"inc": INT}, "cmd_result": {"inc": INT}}
 
 BODY_KEYS: dict[str, Types] = {
     "scene": STR, "acq": NUM, "bbox": LIST, "model": STR, "prec": STR,
@@ -126,6 +130,9 @@ def decode(frame: bytes, accept: Schema) -> Message:
     for key, types in schema.items():
         if key not in msg or not _is(msg[key], types):
             raise FrameError("malformed", f"{t}.{key}")
+    for key, types in OPTIONAL.get(t, {}).items():
+        if key in msg and not _is(msg[key], types):
+            raise FrameError("malformed", f"{t}.{key}")
     if t == "ack" and not all(_is(s, INT) for s in msg["seqs"]):
         raise FrameError("malformed", "ack.seqs")
     if t == "summary":
@@ -147,24 +154,26 @@ def validate_body(body: dict[str, Any]) -> None:
         if (not isinstance(row, list) or len(row) != 5 or not all(_is(x, INT) for x in row)
                 or not 1 <= row[2] <= 4 or not 0 <= row[3] <= 65535 or not 0 <= row[4] <= 100):
             raise FrameError("malformed", "body.b")
-    _check_storable(body)
+    check_storable(body, "body")
 
 
-def _check_storable(body: dict[str, Any]) -> None:
-    """Unknown keys are allowed, but the ground stores the body as JSON: no bytes, no deep nesting."""
-    pending = [(body, 1)]
+def check_storable(value: Any, what: str) -> None:
+    """A free-form map both sides store as JSON (a summary body, a command's args): string keys, no bytes,
+    no deep nesting, integers SQLite and msgpack hold, finite numbers (JSON has no NaN)."""
+    pending = [(value, 1)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_BODY_DEPTH:
-            raise FrameError("malformed", "body nested too deep")
+            raise FrameError("malformed", f"{what} nested too deep")
         if isinstance(value, dict):
             if not all(isinstance(k, str) for k in value):
-                raise FrameError("malformed", "body key not a string")
+                raise FrameError("malformed", f"{what} key not a string")
             pending.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             pending.extend((v, depth + 1) for v in value)
-        elif isinstance(value, bytes) or (isinstance(value, int) and not INT_MIN <= value <= INT_MAX):
-            raise FrameError("malformed", "body value not storable")
+        elif (isinstance(value, bytes) or (isinstance(value, int) and not INT_MIN <= value <= INT_MAX)
+              or (isinstance(value, float) and not math.isfinite(value))):
+            raise FrameError("malformed", f"{what} value not storable")
 
 
 def priority(counts: list[int]) -> int:

@@ -186,7 +186,7 @@ def test_summaries_go_most_urgent_first_and_never_beyond_the_credit(link):
     for seq, (prio, b) in bodies.items():
         assert sat.spool.add(prio, b) == seq
     frame_size = {seq: size("summary", seq=seq, prio=prio, body=b) for seq, (prio, b) in bodies.items()}
-    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=5, last_cmd=0)
+    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=5, last_cmd=0, inc=sat.spool.inc)
     assert frame_size[1] < frame_size[5]      # the least urgent would fit where the next one does not
     sat.start()
     assert ground.recv()["t"] == "hello"
@@ -262,7 +262,7 @@ def test_los_stops_sending_until_the_next_window(link):
     sat.spool.add(1, body("major", 1))
     sizes = {1: size("summary", seq=1, prio=0, body=body("destroyed", 1)),
              2: size("summary", seq=2, prio=1, body=body("major", 1))}
-    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=2, last_cmd=0)
+    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=2, last_cmd=0, inc=sat.spool.inc)
     sat.start()
     ground.recv()
     ground.send("aos", win=1, until=time.time() + 60)
