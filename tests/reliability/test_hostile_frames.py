@@ -311,3 +311,20 @@ def test_huge_ack_lists_and_64_bit_seqs_do_not_hurt_the_spool(in_process_satelli
     sat.daemon.downlink._on_frame(p.encode("ack", 1.0, seqs=[2**63 - 1, seq]))
     assert seq not in {s.seq for s in sat.daemon.spool.next_batch(set(), limit=10_000)}
     assert sat.daemon.telemetry.values["frames_dropped"] >= 1
+
+
+def test_a_command_whose_args_are_not_a_map_is_answered(commanding_satellite):
+    """Issue 16 row 10, the satellite's side: such a `cmd` was dropped as malformed, so never answered."""
+    _command_fails(commanding_satellite, "set_min_class", [1, 2], "args must be a map")
+
+
+def test_a_command_id_near_2_63_does_not_make_later_commands_duplicates(commanding_satellite):
+    """Issue 16, also seen: id 2**63-1 executed would make every later id a "duplicate". It is refused."""
+    sat = commanding_satellite
+    last = sat.daemon.spool.last_cmd
+    sat.daemon.downlink._on_frame(p.encode("cmd", 1.0, id=2**63 - 1, name="set_min_class", args={"cls": 2}))
+    cmd_id, ok, detail, _ = sat.daemon.commander.replies[-1]
+    assert (cmd_id, ok) == (2**63 - 1, False) and "refused" in detail
+    assert sat.daemon.spool.last_cmd == last
+    _command_fails(sat, "set_min_class", {"cls": 9}, "1..4")   # the next id still runs (and is answered)
+    sat.daemon.commander.replies.clear()
