@@ -19,7 +19,7 @@ from typing import cast
 
 import cv2
 
-from onboard import ingest
+from onboard import ingest, lock
 from onboard.commands import Commander
 from onboard.config import OnboardConfig
 from onboard.downlink import Downlink
@@ -62,6 +62,12 @@ class Daemon:
         self.stop_requested = threading.Event()
         check_keys(cfg)
         self.manifest = load_manifest(cfg)
+        self.locks = [lock.Held(lock.spool_lock(cfg.spool.path), f"spool {cfg.spool.path}")]
+        try:
+            self.locks.append(lock.Held(lock.inbox_lock(cfg.ingest.inbox), f"inbox {cfg.ingest.inbox}"))
+        except UserError:
+            self.release_locks()
+            raise
         self.clock = SimClock.from_config(cfg.clock, waiting=lambda: health.waiting(cfg.spool.path))
         self.telemetry = Telemetry()
         self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
@@ -80,6 +86,12 @@ class Daemon:
         self.downlink = Downlink(cfg.ground, cfg.satellite, cfg.security, cfg.telemetry, spool=self.spool,
                                  telemetry=self.telemetry, commander=self.commander, clock=self.clock,
                                  identity=lambda: (self.manifest.name, self.pipeline.engine.precision))
+
+    def release_locks(self) -> None:
+        """Let another daemon have the spool and inbox (at shutdown; the kernel does it on any exit too)."""
+        for held in self.locks:
+            held.release()
+        self.locks.clear()
 
     def commanded_precision(self) -> str:
         """The precision the ground last commanded (kept in the spool), else the configured one."""
@@ -152,6 +164,7 @@ class Daemon:
         self.status()
         self.spool.close()
         self.reference.close()
+        self.release_locks()
         failed = self.failed()
         event(log, "onboard daemon stopped", clean=not failed)
         return 1 if failed else 0

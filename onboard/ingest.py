@@ -70,6 +70,7 @@ class Scene:
     transform: Affine
     acquired: float
     raw_bytes: int
+    digest: str = ""     # sha256 of the file: the spool knows scenes by content, not by name
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -92,8 +93,10 @@ class Scene:
 
 
 def pending(inbox: Path) -> list[Path]:
-    """Scene files in the inbox, oldest first (writers publish by rename, so names are final).
+    """Entries named like scenes in the inbox, oldest first (writers publish by rename, so names are final).
 
+    Whatever the entry is (a file, a folder, a symlink, dangling or not, a FIFO) is listed: `check_in_inbox`
+    says why anything but a regular file cannot be a scene, and it goes to quarantine with that reason.
     A file may be retired by the post thread while this lists the folder: it is simply not listed.
     """
     entries = []
@@ -102,20 +105,27 @@ def pending(inbox: Path) -> list[Path]:
             if p.suffix.lower() not in SUFFIXES or p.name.startswith("."):
                 continue
             try:
-                st = p.stat()
+                st = p.lstat()
             except FileNotFoundError:
                 continue
-            if stat.S_ISREG(st.st_mode):
-                entries.append((st.st_mtime, p.name, p))
+            entries.append((st.st_mtime, p.name, p))
     except FileNotFoundError:
         return []
     return [p for _, _, p in sorted(entries)]
 
 
+KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+         stat.S_IFBLK: "a device"}
+
+
 def check_in_inbox(path: Path, inbox: Path) -> None:
-    """Only a file placed in the inbox is read: a symlink could point the daemon at anything on board."""
-    if path.is_symlink() or path.resolve().parent != inbox.resolve():
+    """Only a regular file placed in the inbox is read: a symlink could point the daemon at anything on board,
+    and opening a FIFO would block the reader for good."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode) or path.resolve().parent != inbox.resolve():
         raise BadScene("a symbolic link or not in the inbox: only files placed in the inbox are read")
+    if not stat.S_ISREG(mode):
+        raise BadScene(f"not a regular file but {KINDS.get(stat.S_IFMT(mode), 'a special file')}")
 
 
 def _acquisition_time(tags: dict[str, str], arrived: float) -> float:

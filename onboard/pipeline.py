@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from pathlib import Path
 from onboard import ingest, postprocess
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine, SceneJob
+from onboard.manifest import sha256
 from onboard.spool import Spool
 from onboard.telemetry import Telemetry
 from satedge.clock import SimClock
@@ -132,15 +135,19 @@ class Pipeline:
                 self._read_one(path)
 
     def _read_one(self, path: Path) -> None:
-        if not path.exists():            # retired by the post thread since the listing
-            return
-        if self.spool.done(path.name):   # spooled before a crash, not yet retired
-            ingest.retire(path, self.ingest_cfg.processed)
-            self.telemetry.count("scenes_skipped")
+        if not os.path.lexists(path):    # retired by the post thread since the listing
             return
         try:
             ingest.check_in_inbox(path, self.ingest_cfg.inbox)
+            digest = sha256(path)
+            if self.spool.done(digest):  # spooled before a crash and not yet retired, or published twice
+                ingest.retire(path, self.ingest_cfg.processed)
+                self.telemetry.count("scenes_skipped")
+                event(log, "scene skipped: its content was summarised before", logging.WARNING, file=path.name,
+                      sha256=digest[:16])
+                return
             scene = self.reader.read(path, arrived=self.clock.now())
+            scene.digest = digest
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))
             return
@@ -164,6 +171,11 @@ class Pipeline:
         try:
             target = ingest.quarantine(path, self.ingest_cfg.quarantine_dir, reason)
         except FileNotFoundError:
+            return
+        except (OSError, shutil.Error) as exc:   # cannot be moved (a FIFO across file systems, a full disk)
+            self.claimed.add(path)               # left where it is, said once, not retried every scan
+            event(log, "cannot quarantine: left in the inbox until the next start", logging.ERROR,
+                  file=path.name, reason=reason, error=str(exc))
             return
         self.telemetry.count("quarantined")
         event(log, "scene quarantined", logging.WARNING, file=path.name, reason=reason, to=str(target))
@@ -245,7 +257,7 @@ class Pipeline:
                                         found, model=self.engine.name, precision=job.precision,
                                         raw_bytes=scene.raw_bytes, min_class=self.min_class)
         prio = priority(body["n"])
-        seq = self.spool.add(prio, body, source=scene.path.name)
+        seq = self.spool.add(prio, body, source=scene.path.name, digest=scene.digest)
         ingest.retire(scene.path, self.ingest_cfg.processed)
         self.telemetry.tiles_done(job.tiles)
         self.telemetry.count("scenes_out")

@@ -3,9 +3,10 @@
 A summary is committed before it may be sent and deleted only when the
 ground acks its `seq`; `seq`, `last_cmd` and `min_class` live in the same
 file, so a crash or restart neither loses nor renumbers anything. The scene
-file's name is recorded in the same transaction as its summary, so a scene
-that was spooled but not yet removed from the inbox when the process died is
-not summarised twice.
+file's content (its sha256) is recorded in the same transaction as its
+summary, so a scene that was spooled but not yet removed from the inbox when
+the process died is not summarised twice, while a new scene published under a
+name used before is (scenes are known by content, not by file name).
 
 When full (`max_summaries` or `max_bytes`), room is made by dropping the
 least urgent summaries first: highest `prio` value (3 = no damage) first,
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS summaries (
     size INTEGER NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS summaries_order ON summaries (prio, seq);
 CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS contents (digest TEXT PRIMARY KEY, name TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS cmd_results (
     inc INTEGER NOT NULL, id INTEGER NOT NULL, ok INTEGER NOT NULL, detail TEXT NOT NULL,
@@ -139,15 +141,15 @@ class Spool:
 
     # --- summaries ---------------------------------------------------------
 
-    def done(self, source: str) -> bool:
-        """Whether the scene file named `source` already has a summary (spooled now or earlier)."""
+    def done(self, digest: str) -> bool:
+        """Whether a scene file with this content (sha256) already has a summary (spooled now or earlier)."""
         with self._lock:
-            return self.db.execute("SELECT 1 FROM sources WHERE name = ?", (source,)).fetchone() is not None
+            return self.db.execute("SELECT 1 FROM contents WHERE digest = ?", (digest,)).fetchone() is not None
 
-    def add(self, prio: int, body: dict[str, Any], source: str | None = None) -> int | None:
-        """Commit a summary (made from the file named `source`) and return its new `seq`.
+    def add(self, prio: int, body: dict[str, Any], source: str | None = None, digest: str | None = None) -> int | None:
+        """Commit a summary (made from the file named `source`, whose content is `digest`); its new `seq`.
 
-        None if the full spool had to refuse it; `source` is recorded either way.
+        None if the full spool had to refuse it; `source` and `digest` are recorded either way.
         """
         blob = msgpack.packb(body, use_bin_type=True)
         with self._transaction():
@@ -155,6 +157,9 @@ class Spool:
             self._set("next_seq", seq + 1)
             if source is not None:
                 self.db.execute("INSERT OR REPLACE INTO sources (name, seq) VALUES (?, ?)", (source, seq))
+            if digest is not None:
+                self.db.execute("INSERT OR REPLACE INTO contents (digest, name, seq) VALUES (?, ?, ?)",
+                                (digest, source or "", seq))
             if not self._make_room(prio, len(blob)):
                 self.evicted += 1
                 return None

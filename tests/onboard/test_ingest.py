@@ -118,3 +118,19 @@ def test_pending_lists_published_scenes_oldest_first(tmp_path):
         os.utime(tmp_path / name, (1000 + i, 1000 + i))
     assert [p.name for p in ingest.pending(tmp_path)] == ["b.tif", "a.TIFF"]
     assert ingest.pending(tmp_path / "missing") == []
+
+
+def test_entries_that_are_not_regular_files_are_listed_and_refused_with_a_reason(tmp_path):
+    """Issue 16 row 13: a folder named x.tif, a dangling symlink, a FIFO were left in the inbox unsaid."""
+    import os
+    (tmp_path / "dir.tif").mkdir()
+    (tmp_path / "dangling.tif").symlink_to(tmp_path / "nowhere.tif")
+    os.mkfifo(tmp_path / "fifo.tif")
+    assert sorted(p.name for p in ingest.pending(tmp_path)) == ["dangling.tif", "dir.tif", "fifo.tif"]
+    reasons = {}
+    for name in ("dir.tif", "dangling.tif", "fifo.tif"):
+        with pytest.raises(ingest.BadScene) as bad:
+            ingest.check_in_inbox(tmp_path / name, tmp_path)
+        reasons[name] = str(bad.value)
+    assert "a folder" in reasons["dir.tif"] and "a FIFO" in reasons["fifo.tif"]
+    assert "symbolic link" in reasons["dangling.tif"]

@@ -30,7 +30,7 @@ def test_most_urgent_first_then_oldest(tmp_path):
 
 def test_seq_state_and_scenes_survive_a_restart(tmp_path):
     spool = Spool(tmp_path / "s.sqlite")
-    assert [spool.add(2, body(s), source=f"{s}.tif") for s in "abc"] == [1, 2, 3]
+    assert [spool.add(2, body(s), source=f"{s}.tif", digest=f"sha-{s}") for s in "abc"] == [1, 2, 3]
     spool.ack([1, 2, 3])
     spool.finish_command(7, True, "done")
     spool.set("min_class", 3)
@@ -38,7 +38,7 @@ def test_seq_state_and_scenes_survive_a_restart(tmp_path):
     again = Spool(tmp_path / "s.sqlite")
     assert again.add(2, body("d")) == 4                       # never reused, even after acks
     assert again.last_cmd == 7 and again.get("min_class") == 3
-    assert again.done("a.tif") and not again.done("zzz.tif")
+    assert again.done("sha-a") and not again.done("sha-zzz")
     assert again.results() == [(7, True, "done", 0)]
     again.finish_command(5, True, "late")                     # an older id never lowers last_cmd
     assert again.last_cmd == 7

@@ -163,6 +163,7 @@ class InProcessSatellite:
         d.downlink.context.term()
         d.spool.close()
         d.reference.close()
+        d.release_locks()
 
 
 @pytest.fixture(scope="module")
