@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -20,7 +21,11 @@ import numpy as np
 
 from ground.store import connect
 from satedge.errors import UserError
+from satedge.logs import event
+from satedge.protocol import ACQ_MAX, ACQ_MIN, FrameError, validate_summary
 from satedge.vocabulary import CLASS_NAMES, iso
+
+log = logging.getLogger("ground.report")
 
 PERCENTILES = {"p50": 50, "p95": 95, "max": 100}
 
@@ -29,9 +34,23 @@ Json = dict[str, Any]
 
 
 def _summaries(db: sqlite3.Connection) -> list[Json]:
+    """Stored summaries that keep to the protocol; a row that does not (stored by a version that did not
+    check ranges, or edited by hand) is left out of the report and logged, never a crash."""
     rows = db.execute("SELECT satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec, body"
                       " FROM summaries ORDER BY received, satellite, seq").fetchall()
-    return [dict(r, body=json.loads(r["body"])) for r in rows]
+    good = []
+    for r in rows:
+        try:
+            body = json.loads(r["body"])
+            validate_summary({"seq": r["seq"], "prio": r["prio"], "body": body})
+            if not ACQ_MIN <= r["received"] <= ACQ_MAX:
+                raise FrameError("range", "received")
+        except (ValueError, TypeError, KeyError) as exc:   # FrameError is a ValueError
+            event(log, "stored summary left out of the report", logging.WARNING, satellite=r["satellite"],
+                  seq=r["seq"], reason=str(exc))
+            continue
+        good.append(dict(r, body=body))
+    return good
 
 
 def _latency(summaries: list[Json]) -> Json:

@@ -73,6 +73,7 @@ class Downlink:
         self.hello_due = False                # after aos: the window's first frame
         self.in_flight: dict[int, float] = {}  # seq -> monotonic time sent
         self.sent: set[int] = set()            # seqs sent by this process: an ack for any other deletes nothing
+        self.unsendable: set[int] = set()      # seqs too large for any frame (said once, skipped)
         self.failed = False
         self.last_telemetry = 0.0
         self.retry_at: float | None = None     # after a failed handshake: when to try again
@@ -242,11 +243,16 @@ class Downlink:
                 del self.in_flight[seq]
                 self.telemetry.count("resent")
         while True:
-            batch = self.spool.next_batch(exclude=set(self.in_flight))
+            batch = self.spool.next_batch(exclude=set(self.in_flight) | self.unsendable)
             if not batch:
                 return True
             for item in batch:
                 frame = protocol.encode("summary", self.clock.now(), seq=item.seq, prio=item.prio, body=item.body)
+                if len(frame) > protocol.MAX_FRAME_BYTES:   # spooled by an older version: it would block the queue
+                    event(log, "summary too large for any frame: left in the spool, not sent", logging.ERROR,
+                          seq=item.seq, bytes=len(frame))
+                    self.unsendable.add(item.seq)
+                    continue
                 if not self._send(frame):
                     return False
                 self.in_flight[item.seq] = time.monotonic()

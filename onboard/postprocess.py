@@ -28,7 +28,7 @@ from rasterio.transform import array_bounds
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
-from satedge.protocol import micro_degrees
+from satedge.protocol import MAX_LISTED, MAX_SCENE_ID, micro_degrees
 
 WGS84 = CRS.from_epsg(4326)
 DAMAGE_CLASSES = 4           # no, minor, major, destroyed (1..4)
@@ -150,12 +150,20 @@ def _bounds(transform: Affine, height: int, width: int) -> tuple[float, float, f
 def summary_body(scene_id: str, acquired: float, crs: CRS, transform: Affine, height: int, width: int,
                  found: Buildings, *, model: str, precision: str, raw_bytes: int,
                  min_class: int) -> dict[str, Any]:
-    """The summary `body` of docs/protocol.md for one scene."""
+    """The summary `body` of docs/protocol.md for one scene, within `MAX_LISTED` buildings (the most
+    damaged, then the most confident, are kept; `cut` says how many were left out: `n` counts them all)."""
     lon0, lat0, lon1, lat1 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))
     counts = [int((found.cls == c).sum()) for c in range(1, DAMAGE_CLASSES + 1)]
     listed = np.flatnonzero(found.cls >= min_class)
+    cut = max(0, len(listed) - MAX_LISTED)
+    if cut:
+        keep = np.lexsort((-found.conf[listed], -found.cls[listed]))[:MAX_LISTED]
+        listed = np.sort(listed[keep])
     rows = [[micro_degrees(found.lon[i] - lon0), micro_degrees(found.lat[i] - lat0), int(found.cls[i]),
              int(np.clip(round(found.area[i]), 0, 65535)), int(np.clip(round(found.conf[i]), 0, 100))]
             for i in listed]
-    return {"scene": scene_id, "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
+    body = {"scene": scene_id[:MAX_SCENE_ID], "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
             "model": model, "prec": precision, "raw": int(raw_bytes), "n": counts, "b": rows}
+    if cut:
+        body["cut"] = cut
+    return body

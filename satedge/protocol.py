@@ -14,6 +14,8 @@ from typing import Any
 
 import msgpack
 
+from satedge.vocabulary import PRECISIONS
+
 VERSION = 1
 
 # Integers on the wire are what SQLite (both sides' stores) can hold: signed 64 bits.
@@ -62,6 +64,15 @@ BODY_KEYS: dict[str, Types] = {
 }
 
 MIN_CLASS_DEFAULT = 2
+
+# Ranges of a summary's fields (docs/protocol.md, "Summary body"): what is outside is dropped, never stored.
+ACQ_MIN, ACQ_MAX = 0.0, 253402300799.0   # Unix seconds from 1970 to the end of year 9999 (what ISO 8601 shows)
+MAX_SCENE_ID = 256                         # characters; the satellite cuts a longer SCENE_ID tag to this
+MAX_NAME = 64                              # characters of a model name
+# Buildings a summary lists at most (the most damaged first; `cut` counts the rest): with the scene id bounded
+# too, a summary frame stays under ~17 kB, so one window of any sane link carries it (a larger one would
+# wait for credit forever and, sent in order, hold up every summary behind it).
+MAX_LISTED = 1000
 
 
 class FrameError(ValueError):
@@ -136,8 +147,17 @@ def decode(frame: bytes, accept: Schema) -> Message:
     if t == "ack" and not all(_is(s, INT) for s in msg["seqs"]):
         raise FrameError("malformed", "ack.seqs")
     if t == "summary":
-        validate_body(msg["body"])
+        validate_summary(msg)
     return msg
+
+
+def validate_summary(msg: Message) -> None:
+    """A `summary` frame's numbers within docs/protocol.md's ranges, and its body (`FrameError` if not)."""
+    if not 1 <= msg["seq"] <= INT_MAX:
+        raise FrameError("range", "summary.seq")
+    if not 0 <= msg["prio"] <= 3:
+        raise FrameError("range", "summary.prio")
+    validate_body(msg["body"])
 
 
 def validate_body(body: dict[str, Any]) -> None:
@@ -148,6 +168,7 @@ def validate_body(body: dict[str, Any]) -> None:
     bbox, n = body["bbox"], body["n"]
     if len(bbox) != 4 or not all(_is(x, NUM) for x in bbox):
         raise FrameError("malformed", "body.bbox")
+    _check_ranges(body)
     if len(n) != 4 or not all(_is(x, INT) and x >= 0 for x in n):
         raise FrameError("malformed", "body.n")
     for row in body["b"]:
@@ -155,6 +176,23 @@ def validate_body(body: dict[str, Any]) -> None:
                 or not 1 <= row[2] <= 4 or not 0 <= row[3] <= 65535 or not 0 <= row[4] <= 100):
             raise FrameError("malformed", "body.b")
     check_storable(body, "body")
+
+
+def _check_ranges(body: dict[str, Any]) -> None:
+    """What the ground stores and reports must mean something: a time a calendar can show, a place on Earth."""
+    lon0, lat0, lon1, lat1 = body["bbox"]
+    if not all(-180 <= x <= 180 for x in (lon0, lon1)) or not -90 <= lat0 <= lat1 <= 90:
+        raise FrameError("range", "body.bbox")
+    if not ACQ_MIN <= body["acq"] <= ACQ_MAX:
+        raise FrameError("range", "body.acq")
+    if body["raw"] < 0:
+        raise FrameError("range", "body.raw")
+    if body["prec"] not in PRECISIONS:
+        raise FrameError("range", "body.prec")
+    if len(body["b"]) > MAX_LISTED:
+        raise FrameError("range", "body.b length")
+    if not 1 <= len(body["scene"]) <= MAX_SCENE_ID or not 1 <= len(body["model"]) <= MAX_NAME:
+        raise FrameError("range", "body.scene or body.model length")
 
 
 def check_storable(value: Any, what: str) -> None:
