@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 
 from onboard.engine import Engine
 from onboard.pipeline import Pipeline
-from onboard.spool import Spool
+from onboard.spool import Spool, Unwritable
 from onboard.telemetry import Telemetry
 from satedge.errors import UserError
 from satedge.logs import event
@@ -114,6 +114,9 @@ class Commander:
         thread behind a healthy heartbeat."""
         try:
             self._work()
+        except Unwritable as exc:    # the command is not recorded: the ground re-sends it after the restart
+            event(log, "stopping: the spool cannot be written", logging.ERROR, error=str(exc))
+            self.failed = True
         except BaseException:
             log.exception("the command thread failed")
             self.failed = True

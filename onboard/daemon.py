@@ -152,7 +152,10 @@ class Daemon:
                              queue_depth=self.pipeline.depth(), in_flight=self.pipeline.in_flight)
         values = self.telemetry.snapshot()
         event(log, "status", logging.INFO, **values)   # the level by position: no field can be taken for it
-        health.beat(health.heartbeat_path(self.cfg.spool.path), cast(dict[str, object], values))   # only read
+        try:
+            health.beat(health.heartbeat_path(self.cfg.spool.path), cast(dict[str, object], values))   # only read
+        except OSError as exc:   # a full disk: the health check fails on the stale beat, which is the point
+            event(log, "cannot write the heartbeat", logging.WARNING, error=str(exc))
         return values
 
     def shutdown(self) -> int:

@@ -32,7 +32,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from onboard.commands import Commander
 from onboard.config import GroundSection, SatelliteSection, TelemetrySection
-from onboard.spool import Spool
+from onboard.spool import Spool, Unwritable
 from onboard.telemetry import Telemetry
 from satedge import keys, protocol
 from satedge.clock import SimClock
@@ -95,6 +95,9 @@ class Downlink:
     def _run(self) -> None:
         try:
             self._loop()
+        except Unwritable as exc:
+            event(log, "stopping: the spool cannot be written", logging.ERROR, error=str(exc))
+            self.failed = True
         except BaseException:   # never a dead link behind a healthy heartbeat: the daemon stops, loudly
             log.exception("the downlink thread failed")
             self.failed = True

@@ -270,9 +270,14 @@ def quarantine(path: Path, folder: Path, reason: str) -> Path:
     while target.exists() or target.with_name(target.name + ".reason").exists():
         target = folder / f"{path.stem}.{n}{path.suffix}"
         n += 1
-    shutil.move(str(path), target)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    target.with_name(target.name + ".reason").write_text(f"{reason}\nfile: {path.name}\nquarantined: {stamp}\n")
+    why = target.with_name(target.name + ".reason")
+    try:   # the reason first: a file is never in quarantine without one (on a full disk it stays where it is)
+        why.write_text(f"{reason}\nfile: {path.name}\nquarantined: {stamp}\n")
+        shutil.move(str(path), target)
+    except BaseException:
+        why.unlink(missing_ok=True)
+        raise
     return target
 
 

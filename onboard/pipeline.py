@@ -35,7 +35,7 @@ from onboard import ingest, postprocess
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine, SceneJob
 from onboard.manifest import sha256
-from onboard.spool import Spool
+from onboard.spool import Spool, Unwritable
 from onboard.telemetry import Telemetry
 from satedge.clock import SimClock
 from satedge.logs import event
@@ -115,6 +115,10 @@ class Pipeline:
         """A thread that dies takes the daemon down with a traceback (a bug), not silently."""
         try:
             loop()
+        except Unwritable as exc:
+            event(log, "stopping: the spool cannot be written", logging.ERROR, error=str(exc))
+            self.stopping.set()
+            self.failed = True
         except BaseException:
             log.exception("pipeline thread %s failed", threading.current_thread().name)
             self.stopping.set()
@@ -240,6 +244,11 @@ class Pipeline:
             scene, job = item
             try:
                 self._summarise(scene, job)
+            except Unwritable as exc:    # not the scene's fault: it stays in the inbox, the daemon stops
+                event(log, "stopping: the spool cannot be written; the scene stays in the inbox", logging.ERROR,
+                      file=scene.path.name, error=str(exc))
+                self.stopping.set()
+                self.failed = True
             except Exception as exc:     # a bug on one scene must not lose it or stop the rest
                 log.exception("post-processing failed for %s", scene.path.name)
                 self._quarantine(scene.path, f"post-processing failed: {type(exc).__name__}: {exc}")

@@ -56,6 +56,11 @@ DROP TABLE results;
 KEPT_RESULTS = 1000
 
 
+class Unwritable(UserError):
+    """The spool cannot take a write (full disk, read-only volume): the daemon stops, saying so in one line;
+    what it holds is intact and the scene in hand stays in the inbox for the next start."""
+
+
 @dataclass(frozen=True)
 class Spooled:
     """A summary as the spool hands it to the downlink: its `seq` is what the ground acks."""
@@ -103,15 +108,23 @@ class Spool:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One atomic, fsync'd write (the connection autocommits otherwise)."""
+        """One atomic, fsync'd write (the connection autocommits otherwise); `Unwritable` if it cannot be made."""
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:   # a full disk, a read-only or vanished volume: nothing was written
+                if self.db.in_transaction:
+                    try:
+                        self.db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise Unwritable(f"spool {self.path} cannot be written: {exc}") from None
 
     # --- state -------------------------------------------------------------
 
