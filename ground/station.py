@@ -17,6 +17,7 @@ socket, the clock and the link model, and turns the loop.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,6 +149,9 @@ class Station:
                     next_status = wall + self.cfg.log.status_interval_s
                 if poller.poll(self._poll_ms(now, next_credit)):
                     self.receive(self.clock.now())
+        except sqlite3.Error as exc:   # a full disk: whatever was acknowledged is in the store; nothing else was
+            raise UserError(f"stopping: the store {self.store.path} cannot be written ({exc}); every summary "
+                            f"acknowledged is in it, the satellites keep the rest") from None
         finally:
             self.close()
 
@@ -162,11 +166,14 @@ class Station:
     def close(self) -> None:
         """Go off the air cleanly: close the window (`los`, pass totals), flush, a last report, close the store."""
         now = self.clock.now()
-        if self.windows.close(now, reason="shutdown") is not None:
-            self.reporter.request()
-        for sat_id, frame in self.downlink.arrived(float("inf")):  # going off the air: say LOS now
-            self._transmit(sat_id, frame)
-        self.counters.flush(self.store)
+        try:
+            if self.windows.close(now, reason="shutdown") is not None:
+                self.reporter.request()
+            for sat_id, frame in self.downlink.arrived(float("inf")):  # going off the air: say LOS now
+                self._transmit(sat_id, frame)
+            self.counters.flush(self.store)
+        except sqlite3.Error as exc:
+            event(log, "the last pass totals and counters could not be written", logging.ERROR, error=str(exc))
         self.reporter.finish()  # a last report of everything, written in full
         self.sock.close(linger=0)
         self._stop_auth()
@@ -228,7 +235,10 @@ class Station:
         if self.allow_list is not None:
             self.allow_list.reload()
         window = self.windows.window
-        health.beat(health.heartbeat_path(self.store.path), {"sim_time": now, "win": window.id if window else None})
+        try:
+            health.beat(health.heartbeat_path(self.store.path), {"sim_time": now, "win": window.id if window else None})
+        except OSError as exc:   # a full disk: the stale heartbeat fails the health check, which is the point
+            event(log, "cannot write the heartbeat", logging.WARNING, error=str(exc))
         upcoming = self.windows.schedule.next_window(now)
         event(log, "status", sim_time=round(now, 1), win=window.id if window else None,
               next_aos=round(upcoming.start, 1) if upcoming and not window else None,

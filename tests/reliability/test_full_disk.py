@@ -58,3 +58,24 @@ def test_a_full_spool_disk_stops_the_daemon_in_one_line_and_loses_no_scene(pair,
     filler.unlink()
     p.start_sat()
     p.wait(lambda: p.stored_scenes() == ["good"] and p.spooled() == 0, "the scene delivered once there is room")
+
+
+def test_a_full_store_disk_stops_the_ground_in_one_line_and_loses_no_summary(pair, geo, small_disk):
+    """The ground's half: its store on a full disk. It stops with one line; what it acknowledged is in the store,
+    the rest waits in the satellite's spool and is delivered once there is room."""
+    p = pair(ground={"store": {"path": str(small_disk / "ground.sqlite")}})
+    p.store = small_disk / "ground.sqlite"
+    p.start_ground()
+    p.start_sat()
+    p.inbox.mkdir(parents=True, exist_ok=True)
+    geo.scene(p.inbox, "first", seed=5)
+    p.wait(lambda: p.stored_scenes() == ["first"] and p.spooled() == 0, "the first scene stored")
+    filler = fill(small_disk)
+    geo.scene(p.inbox, "second", col=300, row=300, seed=6)
+    assert p.ground.proc.wait(120) == 2
+    lines = p.ground.log().strip().splitlines()
+    assert "cannot be written" in lines[-1] and "Traceback" not in p.ground.log(), lines[-5:]
+    assert p.spooled() == 1                      # not acknowledged, so still the satellite's
+    filler.unlink()
+    p.start_ground()
+    p.wait(lambda: sorted(p.stored_scenes()) == ["first", "second"] and p.spooled() == 0, "the second stored")
