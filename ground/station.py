@@ -48,6 +48,7 @@ log = logging.getLogger("ground.station")
 MAX_POLL_WALL_S = 0.05       # the loop looks at the clock at least this often
 COMMAND_CHECK_WALL_S = 0.25  # how often the store is asked for newly queued commands
 FLUSH_WALL_S = 1.0           # how often drop counters go to the store
+HEARTBEAT_IVL_MS, HEARTBEAT_TIMEOUT_MS = 2000, 10000   # ZMTP pings: a silent dead peer's socket is closed
 
 
 class Station:
@@ -85,7 +86,12 @@ class Station:
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an unreachable peer is an error we count, not silence
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)   # a restarted satellite takes its id back
+        # A satellite that names its own routing id (older versions; tests' minimal ones) takes it back when it
+        # restarts. Ours let libzmq pick one, so no peer can take theirs over: their route is bound to their key
+        # by their hello (Intake.admit). Heartbeats close a connection whose peer vanished without a FIN.
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         try:
             security = self.cfg.security
             if security.mode == "curve":
@@ -223,7 +229,7 @@ class Station:
 
     def _transmit(self, sat_id: str, frame: bytes) -> None:
         try:
-            self.sock.send_multipart([sat_id.encode(), frame], zmq.NOBLOCK)
+            self.sock.send_multipart([self.intake.route(sat_id), frame], zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # peer gone (ROUTER_MANDATORY) or its queue full
             self.counters.count("unroutable")
             if exc.errno == zmq.EHOSTUNREACH:

@@ -58,7 +58,8 @@ class Downlink:
         self.identity = identity              # () -> (model name, precision) for hello
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.ROUTING_ID, satellite_cfg.id.encode())
+        # No ROUTING_ID: libzmq's own id (which no peer can choose) means no other connection can take this
+        # one's route; the ground binds it to this satellite by the `hello`, under this satellite's key.
         self.socket.setsockopt(zmq.IMMEDIATE, 1)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.RECONNECT_IVL, 200)

@@ -44,5 +44,5 @@ def spool_lock(spool: Path) -> Path:
 
 
 def inbox_lock(inbox: Path) -> Path:
-    """In the inbox, hidden (the reader skips dot files)."""
-    return inbox / ".onboard.lock"
+    """Beside the inbox (where its quarantine goes by default), hidden: the inbox holds only scenes."""
+    return inbox.parent / f".{inbox.name}.onboard.lock"
