@@ -55,25 +55,25 @@ class Intake:
                  allow_list: AllowList | None = None):
         self.windows, self.store, self.send, self.counters = windows, store, send, counters
         self.allow_list = allow_list   # None: no CURVE, so no key to check an id against
+        self.routes: dict[str, bytes] = {}   # satellite id -> routing id its authenticated hello came on
+        self.peers: dict[bytes, str] = {}    # and back
         self.handlers: dict[str, Callable[[Arrival, float], None]] = {
             "cmd_result": self._on_cmd_result,
             "telemetry": self._on_telemetry,
         }
 
     def admit(self, parts: Sequence[Part]) -> Arrival | None:
-        """Authenticate and decode one message `[routing id, frame]`; None (counted) if it must be dropped."""
+        """Authenticate and decode one message `[routing id, frame]`; None (counted) if it must be dropped.
+
+        Who sent it is decided by its key, not by the routing id the peer may have chosen: a `hello` binds its
+        routing id to its `sat` only if the connection's CURVE key (ZAP User-Id) is filed under that id, and
+        every later frame is that satellite's only if it comes from that route with that key. A routing id a
+        peer chose itself must be its satellite id; one libzmq generated (first byte 0) is bound by the hello.
+        """
         if len(parts) != 2:
             self.counters.count("drop_malformed")
             return None
-        try:
-            sat_id = parts[0].bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            self.counters.count("drop_malformed")
-            return None
-        allow_list = self.allow_list
-        if allow_list is not None and allow_list.owners and not allow_list.speaks_for(parts[1].get("User-Id"), sat_id):
-            self.counters.count("drop_identity")  # a satellite's key may only speak for its own id
-            return None
+        routing = parts[0].bytes
         frame = parts[1].bytes
         try:
             msg = decode(frame, SAT_TO_GROUND)
@@ -83,10 +83,34 @@ class Intake:
         except FrameError as exc:
             self.counters.count(f"drop_{exc.reason}")
             return None
-        if msg["t"] == "hello" and msg["sat"] != sat_id:
-            self.counters.count("drop_identity")
+        chosen = not routing.startswith(b"\0")   # libzmq's own ids start with a zero byte; a peer's cannot
+        try:
+            named = routing.decode("utf-8") if chosen else None
+        except UnicodeDecodeError:
+            self.counters.count("drop_malformed")
             return None
+        sat_id = msg["sat"] if msg["t"] == "hello" else self.peers.get(routing, named)
+        allow_list = self.allow_list
+        if (sat_id is None or (chosen and named != sat_id)
+                or (allow_list is not None and allow_list.owners
+                    and not allow_list.speaks_for(parts[1].get("User-Id"), sat_id))):
+            self.counters.count("drop_identity")  # a key speaks only for its own id, and only on its own route
+            return None
+        if msg["t"] == "hello":
+            self._bind(sat_id, routing)
         return Arrival(sat_id, msg, len(frame))
+
+    def _bind(self, sat_id: str, routing: bytes) -> None:
+        """The route to `sat_id` is the one its authenticated `hello` came on (a reconnect moves it)."""
+        old = self.routes.get(sat_id)
+        if old is not None and old != routing:
+            self.peers.pop(old, None)
+        self.routes[sat_id] = routing
+        self.peers[routing] = sat_id
+
+    def route(self, sat_id: str) -> bytes:
+        """The routing id frames for `sat_id` go to: its authenticated route, else its id (before any hello)."""
+        return self.routes.get(sat_id, sat_id.encode())
 
     def deliver(self, arrivals: Iterable[Arrival], now: float) -> None:
         """Hand out frames the link has delivered by `now`, then store and ack their summaries in one go."""
@@ -105,24 +129,33 @@ class Intake:
         if summaries:
             self._store_and_ack(summaries, now)
 
+    def _spool_inc(self, sat_id: str) -> int:
+        """The incarnation of the satellite's spool, from its last `hello` (0 if it sent none)."""
+        sat = self.windows.satellites.get(sat_id)
+        inc: int = sat.hello.get("inc", 0) if sat is not None else 0
+        return inc
+
     def _store_and_ack(self, summaries: list[tuple[Arrival, Contact]], now: float) -> None:
-        rows = [SummaryRow(satellite=a.sat, seq=a.msg["seq"], prio=a.msg["prio"], body=a.msg["body"],
-                           received=now, win=contact.win, bytes=a.size) for a, contact in summaries]
+        rows = [SummaryRow(satellite=a.sat, inc=self._spool_inc(a.sat), seq=a.msg["seq"], prio=a.msg["prio"],
+                           body=a.msg["body"], received=now, win=contact.win, bytes=a.size) for a, contact in summaries]
         fresh = self.store.add_summaries(rows)  # committed before any ack goes out
-        acks: dict[str, list[int]] = {}
-        for (arrival, contact), new in zip(summaries, fresh):
+        acks: dict[tuple[str, int], list[int]] = {}
+        for (arrival, contact), row, new in zip(summaries, rows, fresh):
             if new:
                 contact.summaries += 1
             else:
                 contact.duplicates += 1
                 self.counters.count("duplicates")
                 self.counters.count(f"duplicates.{arrival.sat}")
-            acks.setdefault(arrival.sat, []).append(arrival.msg["seq"])
-        for sat_id, seqs in acks.items():
-            self.send(sat_id, now, "ack", seqs=seqs)
+            acks.setdefault((arrival.sat, row.get("inc", 0)), []).append(arrival.msg["seq"])
+        for (sat_id, inc), seqs in acks.items():
+            self.send(sat_id, now, "ack", seqs=seqs, **({"inc": inc} if inc else {}))
 
     def _on_cmd_result(self, arrival: Arrival, now: float) -> None:
         msg = arrival.msg
+        if msg.get("inc", self.store.inc) != self.store.inc:   # the answer to a store this one replaced
+            self.counters.count("ignored_other_store")
+            return
         if not self.store.command_result(msg["id"], arrival.sat, msg["ok"], msg["detail"], now):
             self.counters.count("ignored_unknown_command")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -20,7 +21,11 @@ import numpy as np
 
 from satedge import protocol, readonly
 from satedge.errors import UserError
+from satedge.logs import event
+from satedge.protocol import ACQ_MAX, ACQ_MIN, FrameError, validate_summary
 from satedge.vocabulary import CLASS_NAMES, iso
+
+log = logging.getLogger("ground.report")
 
 PERCENTILES = {"p50": 50, "p95": 95, "max": 100}
 
@@ -33,12 +38,34 @@ Json = dict[str, Any]
 OOD_KEY = protocol.OOD_KEY
 
 
-def summaries(db: sqlite3.Connection, after: int = 0, body: bool = True) -> list[Json]:
-    """Stored summaries in order of storage (`rowid`, which only grows), those after `after` only."""
-    columns = "rowid, satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec"
-    rows = db.execute(f"SELECT {columns}{', body' if body else ''} FROM summaries WHERE rowid > ? ORDER BY rowid",
-                      (after,)).fetchall()
-    return [dict(r, body=json.loads(r["body"])) if body else dict(r) for r in rows]
+def summaries(db: sqlite3.Connection, after: int = 0, body: bool = True, log_bad: bool = True) -> list[Json]:
+    """Stored summaries in order of storage (`rowid`, which only grows), those after `after` only.
+
+    Only rows that keep to the protocol: one that does not (stored by a version that did not check ranges,
+    or edited by hand) is left out and, unless `log_bad` is False (a page that re-reads every second), logged;
+    never a crash.
+    """
+    rows = db.execute("SELECT rowid, satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec, body"
+                      " FROM summaries WHERE rowid > ? ORDER BY rowid", (after,)).fetchall()
+    good = []
+    for r in rows:
+        try:
+            parsed = json.loads(r["body"])
+            validate_summary({"seq": r["seq"], "prio": r["prio"], "body": parsed})
+            if not ACQ_MIN <= r["received"] <= ACQ_MAX:
+                raise FrameError("range", "received")
+        except (ValueError, TypeError, KeyError) as exc:   # FrameError is a ValueError
+            if log_bad:
+                event(log, "stored summary left out of the report", logging.WARNING, satellite=r["satellite"],
+                      seq=r["seq"], reason=str(exc))
+            continue
+        row = dict(r)
+        if body:
+            row["body"] = parsed
+        else:
+            del row["body"]
+        good.append(row)
+    return good
 
 
 def _latency(summaries: list[Json]) -> Json:

@@ -1,28 +1,35 @@
 """The ground store: one SQLite file (WAL, synchronous=FULL) that the station, the command CLI
 and the report share.
 
-A summary is committed before its ack is sent, keyed by `(satellite, seq)`, so
-a crash after the commit at worst costs a re-sent summary that is then
-recognised as a duplicate. Commands get their ids from AUTOINCREMENT, which
-never reuses an id, even after a restart or a deleted row.
+A summary is committed before its ack is sent, keyed by `(satellite, inc, seq)`
+(`inc`: the satellite spool's incarnation, from its `hello`), so a crash after
+the commit at worst costs a re-sent summary that is then recognised as a
+duplicate, and a satellite whose spool was replaced (seqs from 1 again) is not
+taken for a repeat of the old one. Commands get their ids from AUTOINCREMENT,
+which never reuses an id, even after a restart or a deleted row; the store's own
+random incarnation goes with every command, so a replaced store's ids (from 1
+again) are new commands to the satellite, not replays.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from satedge import readonly
 from satedge.errors import UserError
+from satedge.protocol import INT_MAX
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS summaries (
     satellite TEXT NOT NULL,
+    inc       INTEGER NOT NULL DEFAULT 0,   -- the satellite spool's incarnation (0: its hello had none)
     seq       INTEGER NOT NULL,
     prio      INTEGER NOT NULL,
     scene     TEXT NOT NULL,
@@ -34,7 +41,11 @@ CREATE TABLE IF NOT EXISTS summaries (
     model     TEXT NOT NULL,
     prec      TEXT NOT NULL,
     body      TEXT NOT NULL,      -- the summary body as JSON
-    PRIMARY KEY (satellite, seq)
+    PRIMARY KEY (satellite, inc, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS windows (
     win    INTEGER PRIMARY KEY,
@@ -82,7 +93,7 @@ class Command:
 
     id: int
     name: str
-    args: dict[str, Any]
+    args: Any              # a map if queued by `satedge command`; the uplink checks before it sends
     target: str | None
 
 
@@ -90,6 +101,7 @@ class SummaryRow(TypedDict):
     """A received summary as it is stored: the frame's fields, where and when it arrived, its size."""
 
     satellite: str
+    inc: NotRequired[int]   # the spool's incarnation; 0 if absent
     seq: int
     prio: int
     body: dict[str, Any]   # checked by satedge.protocol.validate_body
@@ -112,10 +124,24 @@ def connect(path: Path, create: bool = True) -> sqlite3.Connection:
         if "key" not in {row[1] for row in db.execute("PRAGMA table_info(commands)")}:
             db.execute("ALTER TABLE commands ADD COLUMN key TEXT")   # a store made before the column
         db.execute("CREATE UNIQUE INDEX IF NOT EXISTS commands_by_key ON commands (key)")
+        if "inc" not in {row[1] for row in db.execute("PRAGMA table_info(summaries)")}:
+            _migrate_summaries(db)
+        with db:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('inc', ?)", (1 + secrets.randbelow(INT_MAX),))
     except (OSError, sqlite3.DatabaseError) as exc:
         raise UserError(f"cannot open ground store {path}: {exc}") from None
     db.row_factory = sqlite3.Row
     return db
+
+
+def _migrate_summaries(db: sqlite3.Connection) -> None:
+    """A store made before summaries were keyed by the spool's incarnation: its rows become incarnation 0's."""
+    columns = "satellite, seq, prio, scene, acq, received, win, bytes, raw, model, prec, body"
+    with db:
+        db.execute("ALTER TABLE summaries RENAME TO summaries_before_inc")
+        db.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS windows")[0])
+        db.execute(f"INSERT INTO summaries ({columns}) SELECT {columns} FROM summaries_before_inc")
+        db.execute("DROP TABLE summaries_before_inc")
 
 
 class Store:
@@ -124,6 +150,7 @@ class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.db = connect(self.path)
+        self.inc: int = self.db.execute("SELECT value FROM meta WHERE key = 'inc'").fetchone()[0]
 
     def close(self) -> None:
         """Close the connection; everything was committed by the method that wrote it."""
@@ -135,10 +162,10 @@ class Store:
         with self.db:
             for r in rows:
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO summaries (satellite, seq, prio, scene, acq, received, win, bytes,"
-                    " raw, model, prec, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (r["satellite"], r["seq"], r["prio"], r["body"]["scene"], r["body"]["acq"], r["received"],
-                     r["win"], r["bytes"], r["body"]["raw"], r["body"]["model"], r["body"]["prec"],
+                    "INSERT OR IGNORE INTO summaries (satellite, inc, seq, prio, scene, acq, received, win, bytes,"
+                    " raw, model, prec, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (r["satellite"], r.get("inc", 0), r["seq"], r["prio"], r["body"]["scene"], r["body"]["acq"],
+                     r["received"], r["win"], r["bytes"], r["body"]["raw"], r["body"]["model"], r["body"]["prec"],
                      json.dumps(r["body"])))
                 fresh.append(cur.rowcount == 1)
         return fresh
@@ -175,7 +202,7 @@ class Store:
             " LEFT JOIN command_results r ON r.cmd_id = c.id AND r.satellite = ?"
             " WHERE (c.target IS NULL OR c.target = ?) AND r.ok IS NULL ORDER BY c.id",
             (satellite, satellite)).fetchall()
-        return [Command(r["id"], r["name"], json.loads(r["args"]), r["target"]) for r in rows]
+        return [Command(r["id"], r["name"], _json_or_text(r["args"]), r["target"]) for r in rows]
 
     def command_sent(self, cmd_id: int, satellite: str, now: float) -> None:
         """Count a send; the first one's time is kept, for the report."""
@@ -196,6 +223,14 @@ class Store:
                 " AND excluded.detail != 'duplicate')",
                 (cmd_id, satellite, int(ok), detail, now))
         return True
+
+
+def _json_or_text(text: Any) -> Any:
+    """A stored JSON value; not JSON (someone edited the store): the text itself, which the uplink refuses."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
 
 
 def queue_command(db: sqlite3.Connection, name: str, args: Mapping[str, object], target: str | None = None,
@@ -270,11 +305,17 @@ def stored_count(path: Path) -> int:
 
 
 def stored_rows(path: Path) -> list[SummaryRow]:
-    """Every stored summary as it was written (body parsed), by satellite, then seq."""
-    rows = _read(path, "SELECT satellite, seq, prio, body, received, win, bytes FROM summaries"
+    """Every stored summary as it was written (body parsed; `inc` only if not 0), by satellite, then seq."""
+    rows = _read(path, "SELECT satellite, inc, seq, prio, body, received, win, bytes FROM summaries"
                        " ORDER BY satellite, seq")
-    return [SummaryRow(satellite=r["satellite"], seq=r["seq"], prio=r["prio"], body=json.loads(r["body"]),
-                       received=r["received"], win=r["win"], bytes=r["bytes"]) for r in rows]
+    out = []
+    for r in rows:
+        row = SummaryRow(satellite=r["satellite"], seq=r["seq"], prio=r["prio"], body=json.loads(r["body"]),
+                         received=r["received"], win=r["win"], bytes=r["bytes"])
+        if r["inc"]:
+            row["inc"] = r["inc"]
+        out.append(row)
+    return out
 
 
 def stored_windows(path: Path) -> list[tuple[int, float, float]]:

@@ -5,7 +5,12 @@ pending for a satellite until that satellite's result is recorded. A `cmd`
 or its answer may be lost on the link, so each pending command is sent at the
 start of every contact and again every retry interval within it; the
 satellite answers a repeat it has already run with "duplicate" and does not
-run it twice (docs/protocol.md, "Reliability").
+run it twice (docs/protocol.md, "Reliability"). Every `cmd` carries the store's
+incarnation, so a replaced store's ids are new commands to the satellite.
+
+The store is a file anyone with access may edit: a command that cannot go on
+the wire as docs/protocol.md says (args not a map, a number no frame can
+carry) is answered here, `ok=false` "refused by the ground", and never sent.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from ground.link import Send
 from ground.store import Command, Store
 from ground.windows import Contact, Satellite
 from satedge.logs import event
+from satedge.protocol import INT_MAX, FrameError, check_storable
 
 # Every station event keeps the one logger name it always had: readers of the log select by it.
 log = logging.getLogger("ground.station")
@@ -27,6 +33,21 @@ MIN_CMD_RETRY_WALL_S = 2.0   # a command's answer takes wall time (set_precision
 def retry_interval(cmd_retry_s: float, speedup: float) -> float:
     """Simulated seconds between re-sends: as configured, but never within 2 wall seconds."""
     return max(cmd_retry_s, MIN_CMD_RETRY_WALL_S * speedup)
+
+
+def unsendable(cmd: Command) -> str:
+    """Why `cmd` cannot be sent as docs/protocol.md says ("" if it can)."""
+    if not 1 <= cmd.id <= INT_MAX:
+        return f"id {cmd.id} out of range"
+    if not isinstance(cmd.name, str):
+        return "name is not text"
+    if not isinstance(cmd.args, dict):
+        return f"args must be a map, not {type(cmd.args).__name__}"
+    try:
+        check_storable(cmd.args, "args")
+    except FrameError as exc:
+        return str(exc).removeprefix("malformed: ")
+    return ""
 
 
 class CommandUplink:
@@ -50,7 +71,12 @@ class CommandUplink:
         if contact is None:
             return
         for cmd in self.due(sat.id, contact, now):
-            self.send(sat.id, now, "cmd", id=cmd.id, name=cmd.name, args=cmd.args)
+            problem = unsendable(cmd)
+            if problem:
+                self.store.command_result(cmd.id, sat.id, False, f"refused by the ground: {problem}", now)
+                event(log, "command refused", logging.WARNING, sat=sat.id, id=cmd.id, reason=problem)
+                continue
+            self.send(sat.id, now, "cmd", id=cmd.id, name=cmd.name, args=cmd.args, inc=self.store.inc)
             self.store.command_sent(cmd.id, sat.id, now)
             contact.cmd_sent[cmd.id] = now
             event(log, "command sent", sat=sat.id, id=cmd.id, name=cmd.name, args=cmd.args)

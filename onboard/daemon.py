@@ -19,7 +19,7 @@ from typing import cast
 
 import cv2
 
-from onboard import guard, ingest, memory
+from onboard import guard, ingest, lock, memory
 from onboard.commands import Commander
 from onboard.config import OnboardConfig
 from onboard.downlink import Downlink
@@ -62,6 +62,12 @@ class Daemon:
         self.stop_requested = threading.Event()
         check_keys(cfg)
         self.manifest = load_manifest(cfg)
+        self.locks = [lock.Held(lock.spool_lock(cfg.spool.path), f"spool {cfg.spool.path}")]
+        try:
+            self.locks.append(lock.Held(lock.inbox_lock(cfg.ingest.inbox), f"inbox {cfg.ingest.inbox}"))
+        except UserError:
+            self.release_locks()
+            raise
         self.clock = SimClock.from_config(cfg.clock, waiting=lambda: health.waiting(cfg.spool.path))
         self.telemetry = Telemetry()
         self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
@@ -82,6 +88,12 @@ class Daemon:
         self.downlink = Downlink(cfg.ground, cfg.satellite, cfg.security, cfg.telemetry, spool=self.spool,
                                  telemetry=self.telemetry, commander=self.commander, clock=self.clock,
                                  identity=lambda: (self.manifest.name, self.pipeline.engine.precision))
+
+    def release_locks(self) -> None:
+        """Let another daemon have the spool and inbox (at shutdown; the kernel does it on any exit too)."""
+        for held in self.locks:
+            held.release()
+        self.locks.clear()
 
     def commanded_precision(self) -> str:
         """The precision the ground last commanded (kept in the spool), else the configured one."""
@@ -104,7 +116,7 @@ class Daemon:
         self.stop_requested.set()
 
     def run(self) -> int:
-        """Serve until a stop signal, the run's end mark or a failed pipeline thread; the exit status."""
+        """Serve until a stop signal, the run's end mark or a failed worker thread; the exit status."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, self.request_stop)
         if self.cfg.security.mode == "none":
@@ -120,7 +132,7 @@ class Daemon:
         self.status()   # the first heartbeat: healthy as soon as it serves
         next_status = time.monotonic() + interval
         while not self.stop_requested.wait(min(0.2, interval)):
-            if self.pipeline.failed:
+            if self.failed():
                 break
             if self.clock.run_over():
                 event(log, "the run is over: stopping")
@@ -130,6 +142,11 @@ class Daemon:
                 next_status += interval
         return self.shutdown()
 
+    def failed(self) -> bool:
+        """Whether a worker thread died (logged with its traceback where it happened): the daemon stops,
+        exit status 1, and its heartbeat goes stale, so a supervisor sees it and restarts it."""
+        return self.pipeline.failed or self.commander.failed or self.downlink.failed
+
     def status(self) -> dict[str, Value]:
         """Log the status line and write the heartbeat the health check reads; returns what it logged."""
         count, size = self.spool.stats()
@@ -137,11 +154,14 @@ class Daemon:
                              queue_depth=self.pipeline.depth(), in_flight=self.pipeline.in_flight)
         values = self.telemetry.snapshot()
         event(log, "status", logging.INFO, **values)   # the level by position: no field can be taken for it
-        health.beat(health.heartbeat_path(self.cfg.spool.path), cast(dict[str, object], values))   # only read
+        try:
+            health.beat(health.heartbeat_path(self.cfg.spool.path), cast(dict[str, object], values))   # only read
+        except OSError as exc:   # a full disk: the health check fails on the stale beat, which is the point
+            event(log, "cannot write the heartbeat", logging.WARNING, error=str(exc))
         return values
 
     def shutdown(self) -> int:
-        """Finish the scenes in flight, then close everything; 1 if a pipeline thread had failed, else 0."""
+        """Finish the scenes in flight, then close everything; 1 if a worker thread had failed, else 0."""
         event(log, "stopping: finishing scenes in flight")
         self.pipeline.stop()
         self.commander.close()
@@ -149,6 +169,7 @@ class Daemon:
         self.status()
         self.spool.close()
         self.reference.close()
-        failed = self.pipeline.failed
+        self.release_locks()
+        failed = self.failed()
         event(log, "onboard daemon stopped", clean=not failed)
         return 1 if failed else 0

@@ -32,7 +32,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from onboard.commands import Commander
 from onboard.config import GroundSection, SatelliteSection, TelemetrySection
-from onboard.spool import Spool
+from onboard.spool import Spool, Unwritable
 from onboard.telemetry import Telemetry
 from satedge import keys, protocol
 from satedge.clock import SimClock
@@ -58,7 +58,8 @@ class Downlink:
         self.identity = identity              # () -> (model name, precision) for hello
         self.context = zmq.Context()
         self.socket = self.context.socket(zmq.DEALER)
-        self.socket.setsockopt(zmq.ROUTING_ID, satellite_cfg.id.encode())
+        # No ROUTING_ID: libzmq's own id (which no peer can choose) means no other connection can take this
+        # one's route; the ground binds it to this satellite by the `hello`, under this satellite's key.
         self.socket.setsockopt(zmq.IMMEDIATE, 1)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.RECONNECT_IVL, 200)
@@ -72,6 +73,9 @@ class Downlink:
         self.credit = 0
         self.hello_due = False                # after aos: the window's first frame
         self.in_flight: dict[int, float] = {}  # seq -> monotonic time sent
+        self.sent: set[int] = set()            # seqs sent by this process: an ack for any other deletes nothing
+        self.unsendable: set[int] = set()      # seqs too large for any frame (said once, skipped)
+        self.failed = False
         self.last_telemetry = 0.0
         self.retry_at: float | None = None     # after a failed handshake: when to try again
         self.stopping = threading.Event()
@@ -90,6 +94,17 @@ class Downlink:
     # --- the loop ----------------------------------------------------------
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except Unwritable as exc:
+            event(log, "stopping: the spool cannot be written", logging.ERROR, error=str(exc))
+            self.failed = True
+        except BaseException:   # never a dead link behind a healthy heartbeat: the daemon stops, loudly
+            log.exception("the downlink thread failed")
+            self.failed = True
+            raise
+
+    def _loop(self) -> None:
         poller = zmq.Poller()
         poller.register(self.socket, zmq.POLLIN)
         poller.register(self.monitor, zmq.POLLIN)
@@ -162,10 +177,14 @@ class Downlink:
                 event(log, "window closed", win=msg["win"], unspent=self.credit)
                 self._end_window()
         elif t == "ack":
-            seqs = msg["seqs"]
+            if msg.get("inc", self.spool.inc) != self.spool.inc:   # for a spool this one replaced
+                self.telemetry.count("acks_ignored")
+                return
+            seqs = [seq for seq in msg["seqs"] if seq in self.sent]   # never one this process did not send
             removed = self.spool.ack(seqs)
             for seq in seqs:
                 self.in_flight.pop(seq, None)
+                self.sent.discard(seq)
             self.telemetry.count("acked", removed)
         elif t == "cmd":
             event(log, "command received", id=msg["id"], name=msg["name"])
@@ -177,7 +196,7 @@ class Downlink:
     def _hello(self) -> bytes:
         model, precision = self.identity()
         return protocol.encode("hello", self.clock.now(), sat=self.satellite_cfg.id, model=model, prec=precision,
-                               spooled=self.spool.stats()[0], last_cmd=self.spool.last_cmd)
+                               spooled=self.spool.stats()[0], last_cmd=self.spool.last_cmd, inc=self.spool.inc)
 
     def _send(self, frame: bytes, exempt: bool = False) -> bool:
         """Send one frame if credit allows (or it is the connect hello); False if it must wait."""
@@ -205,15 +224,20 @@ class Downlink:
             return
         self._send_telemetry()
 
+    def _result(self, cmd_id: int, ok: bool, detail: str, inc: int) -> bytes:
+        """A `cmd_result`, carrying the ground incarnation its command came with (if it came with one)."""
+        extra = {"inc": inc} if inc else {}
+        return protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail, **extra)
+
     def _send_results(self) -> bool:
-        for cmd_id, ok, detail in self.commander.replies[:]:
-            if not self._send(protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail)):
+        for reply in self.commander.replies[:]:
+            if not self._send(self._result(*reply)):
                 return False
-            self.commander.replies.remove((cmd_id, ok, detail))
-        for cmd_id, ok, detail in self.spool.results():
-            if not self._send(protocol.encode("cmd_result", self.clock.now(), id=cmd_id, ok=ok, detail=detail)):
+            self.commander.replies.remove(reply)
+        for cmd_id, ok, detail, inc in self.spool.results():
+            if not self._send(self._result(cmd_id, ok, detail, inc)):
                 return False
-            self.spool.result_sent(cmd_id)
+            self.spool.result_sent(cmd_id, inc)   # kept: a repeat of the command gets it again
         return True
 
     def _send_summaries(self) -> bool:
@@ -223,14 +247,20 @@ class Downlink:
                 del self.in_flight[seq]
                 self.telemetry.count("resent")
         while True:
-            batch = self.spool.next_batch(exclude=set(self.in_flight))
+            batch = self.spool.next_batch(exclude=set(self.in_flight) | self.unsendable)
             if not batch:
                 return True
             for item in batch:
                 frame = protocol.encode("summary", self.clock.now(), seq=item.seq, prio=item.prio, body=item.body)
+                if len(frame) > protocol.MAX_FRAME_BYTES:   # spooled by an older version: it would block the queue
+                    event(log, "summary too large for any frame: left in the spool, not sent", logging.ERROR,
+                          seq=item.seq, bytes=len(frame))
+                    self.unsendable.add(item.seq)
+                    continue
                 if not self._send(frame):
                     return False
                 self.in_flight[item.seq] = time.monotonic()
+                self.sent.add(item.seq)
 
     def _send_telemetry(self) -> None:
         cfg = self.telemetry_cfg

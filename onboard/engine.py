@@ -47,6 +47,15 @@ def compile_config(precision: str, hint: str) -> dict[str, str]:
     return {"PERFORMANCE_HINT": hint, **EXECUTION.get(precision, {})}
 
 
+def openvino_reason(exc: BaseException) -> str:
+    """What OpenVINO says went wrong, without its "Exception from <source file>" and "Check ... failed at"
+    lines, which name only where in OpenVINO the check was."""
+    lines = [line.strip() for line in str(exc).splitlines()]
+    said = [line for line in lines if line and not line.startswith("Exception from")
+            and not (line.startswith("Check '") and " failed at " in line)]
+    return "; ".join(said or [line for line in lines if line][:1])[:300]
+
+
 @dataclass
 class SceneJob:
     """One scene in flight: its stitcher fills in as tiles complete; `finished` fires after the last."""
@@ -85,7 +94,7 @@ class Engine:
             model = self.head.attach(core.read_model(str(xml)))
             self.compiled = core.compile_model(model, DEVICE, compile_config(self.precision, hint))
         except RuntimeError as exc:
-            raise UserError(f"cannot compile {xml}: {str(exc).splitlines()[0]}") from None
+            raise UserError(f"cannot compile {xml}: {openvino_reason(exc)}") from None
         self.compile_seconds = time.monotonic() - started
         self.execution = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.requests = REQUESTS_PER_STREAM * int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))

@@ -107,9 +107,13 @@ class Manifest(_Strict):
         if verify:
             for part in ("xml", "bin"):
                 path = self.dir / getattr(entry, part)
-                if not path.exists():
-                    raise UserError(f"{path} is missing")
-                if sha256(path) != entry.sha256[part]:
+                if not path.is_file():
+                    raise UserError(f"{path} is missing" if not path.exists() else f"{path} is not a file")
+                try:
+                    digest = sha256(path)
+                except OSError as exc:
+                    raise UserError(f"cannot read {path}: {exc.strerror}") from None
+                if digest != entry.sha256[part]:
                     raise UserError(f"{path}: sha256 does not match the manifest: refusing to load it")
         return self.dir / entry.xml
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from pathlib import Path
 from onboard import guard, ingest, postprocess
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine, SceneJob
-from onboard.spool import Spool
+from onboard.spool import Spool, Unwritable
 from onboard.telemetry import Telemetry
 from satedge.clock import SimClock
 from satedge.logs import event
@@ -116,6 +118,10 @@ class Pipeline:
         """A thread that dies takes the daemon down with a traceback (a bug), not silently."""
         try:
             loop()
+        except Unwritable as exc:
+            event(log, "stopping: the spool cannot be written", logging.ERROR, error=str(exc))
+            self.stopping.set()
+            self.failed = True
         except BaseException:
             log.exception("pipeline thread %s failed", threading.current_thread().name)
             self.stopping.set()
@@ -148,15 +154,17 @@ class Pipeline:
 
     def _read_one(self, path: Path) -> bool:
         """Decode `path` and queue it for inference; False if it was not queued (skipped, refused, stopping)."""
-        if not path.exists():            # retired by the post thread since the listing
-            return False
-        if self.spool.done(path.name):   # spooled before a crash, not yet retired
-            ingest.retire(path, self.ingest_cfg.processed)
-            self.telemetry.count("scenes_skipped")
+        if not os.path.lexists(path):    # retired by the post thread since the listing
             return False
         try:
             ingest.check_in_inbox(path, self.ingest_cfg.inbox)
             scene = self.reader.read(path, arrived=self.clock.now())
+            if self.spool.done(scene.identity):   # spooled before a crash and not yet retired, or published twice
+                ingest.retire(path, self.ingest_cfg.processed)
+                self.telemetry.count("scenes_skipped")
+                event(log, "scene skipped: it was summarised before", logging.WARNING, file=path.name,
+                      identity=scene.identity[:80])
+                return False
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))
             return False
@@ -175,6 +183,11 @@ class Pipeline:
         try:
             target = ingest.quarantine(path, self.ingest_cfg.quarantine_dir, reason)
         except FileNotFoundError:
+            return
+        except (OSError, shutil.Error) as exc:   # cannot be moved (a FIFO across file systems, a full disk)
+            self.claimed.add(path)               # left where it is, said once, not retried every scan
+            event(log, "cannot quarantine: left in the inbox until the next start", logging.ERROR,
+                  file=path.name, reason=reason, error=str(exc))
             return
         self.telemetry.count("quarantined")
         event(log, "scene quarantined", logging.WARNING, file=path.name, reason=reason, to=str(target))
@@ -240,6 +253,11 @@ class Pipeline:
             scene, job = item
             try:
                 self._summarise(scene, job)
+            except Unwritable as exc:    # not the scene's fault: it stays in the inbox, the daemon stops
+                event(log, "stopping: the spool cannot be written; the scene stays in the inbox", logging.ERROR,
+                      file=scene.path.name, error=str(exc))
+                self.stopping.set()
+                self.failed = True
             except Exception as exc:     # a bug on one scene must not lose it or stop the rest
                 log.exception("post-processing failed for %s", scene.path.name)
                 self._quarantine(scene.path, f"post-processing failed: {type(exc).__name__}: {exc}")
@@ -262,7 +280,7 @@ class Pipeline:
         if ood:
             self.telemetry.count("scenes_ood")
         prio = priority(body["n"])
-        seq = self.spool.add(prio, body, source=scene.path.name)
+        seq = self.spool.add(prio, body, source=scene.path.name, identity=scene.identity)
         ingest.retire(scene.path, self.ingest_cfg.processed)
         self.telemetry.tiles_done(job.tiles)
         self.telemetry.count("scenes_out")

@@ -28,7 +28,7 @@ from rasterio.transform import array_bounds
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
-from satedge.protocol import micro_degrees
+from satedge.protocol import MAX_LISTED, MAX_SCENE_ID, micro_degrees
 
 WGS84 = CRS.from_epsg(4326)
 DAMAGE_CLASSES = 4           # no, minor, major, destroyed (1..4)
@@ -166,19 +166,25 @@ def summary_body(scene_id: str, acquired: float, crs: CRS, transform: Affine, he
                  min_class: int, ood: list[str] | None = None, ood_max_listed: int = 0) -> dict[str, Any]:
     """The summary `body` of docs/protocol.md for one scene.
 
-    A scene the guard flagged (`ood`: the statistics out of range, `onboard.guard`) says so in the body and
-    lists at most `ood_max_listed` buildings, the most severe and confident first; `n` still counts them all.
+    It lists at most `MAX_LISTED` buildings, and at most `ood_max_listed` when the guard flagged the scene
+    (`ood`: the statistics out of range, `onboard.guard`, said in the body): the most damaged, then the most
+    confident, are kept; `cut` says how many were left out, and `n` counts them all.
     """
     lon0, lat0, lon1, lat1 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))
     counts = [int((found.cls == c).sum()) for c in range(1, DAMAGE_CLASSES + 1)]
     listed = np.flatnonzero(found.cls >= min_class)
-    if ood:
-        listed = listed[np.lexsort((-found.conf[listed], -found.cls[listed]))][:ood_max_listed]
+    limit = min(MAX_LISTED, ood_max_listed) if ood else MAX_LISTED
+    cut = max(0, len(listed) - limit)
+    if cut:
+        keep = np.lexsort((-found.conf[listed], -found.cls[listed]))[:limit]
+        listed = np.sort(listed[keep])
     rows = [[micro_degrees(found.lon[i] - lon0), micro_degrees(found.lat[i] - lat0), int(found.cls[i]),
              int(np.clip(round(found.area[i]), 0, 65535)), int(np.clip(round(found.conf[i]), 0, 100))]
             for i in listed]
-    body = {"scene": scene_id, "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
+    body = {"scene": scene_id[:MAX_SCENE_ID], "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
             "model": model, "prec": precision, "raw": int(raw_bytes), "n": counts, "b": rows}
+    if cut:
+        body["cut"] = cut
     if ood:
         body["ood"] = list(ood)
     return body

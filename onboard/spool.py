@@ -3,9 +3,10 @@
 A summary is committed before it may be sent and deleted only when the
 ground acks its `seq`; `seq`, `last_cmd` and `min_class` live in the same
 file, so a crash or restart neither loses nor renumbers anything. The scene
-file's name is recorded in the same transaction as its summary, so a scene
-that was spooled but not yet removed from the inbox when the process died is
-not summarised twice.
+file's content (its sha256) is recorded in the same transaction as its
+summary, so a scene that was spooled but not yet removed from the inbox when
+the process died is not summarised twice, while a new scene published under a
+name used before is (scenes are known by content, not by file name).
 
 When full (`max_summaries` or `max_bytes`), room is made by dropping the
 least urgent summaries first: highest `prio` value (3 = no damage) first,
@@ -16,6 +17,7 @@ counted (`evicted`).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 import time
@@ -29,6 +31,9 @@ import msgpack
 
 from satedge import readonly
 from satedge.errors import UserError
+from satedge.protocol import INT_MAX
+
+INC_MAX = INT_MAX   # an incarnation id is 1..2**63-1: what the protocol's integers and SQLite hold
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS summaries (
@@ -36,9 +41,24 @@ CREATE TABLE IF NOT EXISTS summaries (
     size INTEGER NOT NULL, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS summaries_order ON summaries (prio, seq);
 CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS scenes_done (identity TEXT PRIMARY KEY, name TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS results (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cmd_results (
+    inc INTEGER NOT NULL, id INTEGER NOT NULL, ok INTEGER NOT NULL, detail TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (inc, id));
 """
+# A spool made before command results were kept per ground incarnation: its unsent results, as ground 0's.
+MIGRATE_RESULTS = """
+INSERT OR IGNORE INTO cmd_results (inc, id, ok, detail) SELECT 0, id, ok, detail FROM results;
+DROP TABLE results;
+"""
+# Command results kept (sent or not) to answer a ground that repeats a command whose result it lost.
+KEPT_RESULTS = 1000
+
+
+class Unwritable(UserError):
+    """The spool cannot take a write (full disk, read-only volume): the daemon stops, saying so in one line;
+    what it holds is intact and the scene in hand stays in the inbox for the next start."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +84,22 @@ class Spool:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")   # fsync at every commit: durable before sent
             self.db.executescript(SCHEMA)
+            if self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'results'").fetchone():
+                self.db.executescript(f"BEGIN IMMEDIATE; {MIGRATE_RESULTS} COMMIT;")
             self.db.execute("PRAGMA quick_check").fetchone()
+            self.inc = self._incarnation()
         except (sqlite3.Error, OSError) as exc:
             raise UserError(f"cannot open spool {self.path}: {exc}") from None
+
+    def _incarnation(self) -> int:
+        """This spool's random id, made with the file: a fresh spool's seqs restart at 1, and `hello`/`ack`
+        carry it so the ground never takes them for the old spool's (docs/protocol.md, "Reliability")."""
+        with self._transaction():
+            inc = self._get("inc", 0)
+            if inc == 0:
+                inc = 1 + secrets.randbelow(INC_MAX)
+                self._set("inc", inc)
+        return inc
 
     def close(self) -> None:
         """Close the database; whatever is committed stays for the next run."""
@@ -75,15 +108,23 @@ class Spool:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One atomic, fsync'd write (the connection autocommits otherwise)."""
+        """One atomic, fsync'd write (the connection autocommits otherwise); `Unwritable` if it cannot be made."""
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:   # a full disk, a read-only or vanished volume: nothing was written
+                if self.db.in_transaction:
+                    try:
+                        self.db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise Unwritable(f"spool {self.path} cannot be written: {exc}") from None
 
     # --- state -------------------------------------------------------------
 
@@ -111,22 +152,18 @@ class Spool:
             row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    @property
-    def last_cmd(self) -> int:
-        """The highest command id executed: anything at or below it is a replay."""
-        return self.get("last_cmd", 0)
-
     # --- summaries ---------------------------------------------------------
 
-    def done(self, source: str) -> bool:
-        """Whether the scene file named `source` already has a summary (spooled now or earlier)."""
+    def done(self, identity: str) -> bool:
+        """Whether a scene file with this content (sha256) already has a summary (spooled now or earlier)."""
         with self._lock:
-            return self.db.execute("SELECT 1 FROM sources WHERE name = ?", (source,)).fetchone() is not None
+            return self.db.execute("SELECT 1 FROM scenes_done WHERE identity = ?", (identity,)).fetchone() is not None
 
-    def add(self, prio: int, body: dict[str, Any], source: str | None = None) -> int | None:
-        """Commit a summary (made from the file named `source`) and return its new `seq`.
+    def add(self, prio: int, body: dict[str, Any], source: str | None = None,
+            identity: str | None = None) -> int | None:
+        """Commit a summary (made from the file named `source`, the scene `identity`); its new `seq`.
 
-        None if the full spool had to refuse it; `source` is recorded either way.
+        None if the full spool had to refuse it; `source` and `identity` are recorded either way.
         """
         blob = msgpack.packb(body, use_bin_type=True)
         with self._transaction():
@@ -134,6 +171,9 @@ class Spool:
             self._set("next_seq", seq + 1)
             if source is not None:
                 self.db.execute("INSERT OR REPLACE INTO sources (name, seq) VALUES (?, ?)", (source, seq))
+            if identity is not None:
+                self.db.execute("INSERT OR REPLACE INTO scenes_done (identity, name, seq) VALUES (?, ?, ?)",
+                                (identity, source or "", seq))
             if not self._make_room(prio, len(blob)):
                 self.evicted += 1
                 return None
@@ -175,25 +215,50 @@ class Spool:
         return int(count), int(total)
 
     # --- command results ---------------------------------------------------
+    # Command ids are the ground store's, so each ground incarnation (`inc`, docs/protocol.md) has its own
+    # `last_cmd`; 0 is a ground that sends no `inc`, whose high-water mark is the plain `last_cmd` key.
 
-    def finish_command(self, cmd_id: int, ok: bool, detail: str) -> None:
-        """Record a command's outcome and advance `last_cmd` in one transaction."""
+    @staticmethod
+    def _last_cmd_key(inc: int) -> str:
+        return "last_cmd" if inc == 0 else f"last_cmd@{inc}"
+
+    def last_cmd_for(self, inc: int) -> int:
+        """The highest command id executed for ground incarnation `inc`: anything at or below it is a replay."""
+        return self.get(self._last_cmd_key(inc), 0)
+
+    @property
+    def last_cmd(self) -> int:
+        """The highest command id executed for the ground heard from last (what `hello` reports)."""
+        return self.last_cmd_for(self.get("ground_inc", 0))
+
+    def finish_command(self, cmd_id: int, ok: bool, detail: str, inc: int = 0) -> None:
+        """Record a command's outcome and advance its ground's `last_cmd` in one transaction."""
+        key = self._last_cmd_key(inc)
         with self._transaction():
-            if cmd_id > self._get("last_cmd", 0):
-                self._set("last_cmd", cmd_id)
-            self.db.execute("INSERT OR REPLACE INTO results (id, ok, detail) VALUES (?, ?, ?)",
-                            (cmd_id, int(ok), detail))
+            if cmd_id > self._get(key, 0):
+                self._set(key, cmd_id)
+            self.db.execute("INSERT OR REPLACE INTO cmd_results (inc, id, ok, detail, sent) VALUES (?, ?, ?, ?, 0)",
+                            (inc, cmd_id, int(ok), detail))
+            self.db.execute("DELETE FROM cmd_results WHERE rowid NOT IN "
+                            "(SELECT rowid FROM cmd_results ORDER BY rowid DESC LIMIT ?)", (KEPT_RESULTS,))
 
-    def results(self) -> list[tuple[int, bool, str]]:
-        """Command results not yet sent."""
+    def results(self) -> list[tuple[int, bool, str, int]]:
+        """Command results to send: `(id, ok, detail, inc)`, not sent yet or asked for again."""
         with self._lock:
-            rows = self.db.execute("SELECT id, ok, detail FROM results ORDER BY id").fetchall()
-        return [(i, bool(ok), detail) for i, ok, detail in rows]
+            rows = self.db.execute("SELECT id, ok, detail, inc FROM cmd_results WHERE sent = 0 "
+                                   "ORDER BY rowid").fetchall()
+        return [(i, bool(ok), detail, inc) for i, ok, detail, inc in rows]
 
-    def result_sent(self, cmd_id: int) -> None:
-        """Forget a command result once it has gone out in a frame."""
+    def result_sent(self, cmd_id: int, inc: int = 0) -> None:
+        """A result went out: kept (not deleted), in case the ground never got it and repeats the command."""
         with self._transaction():
-            self.db.execute("DELETE FROM results WHERE id = ?", (cmd_id,))
+            self.db.execute("UPDATE cmd_results SET sent = 1 WHERE inc = ? AND id = ?", (inc, cmd_id))
+
+    def resend_result(self, cmd_id: int, inc: int = 0) -> bool:
+        """The ground repeated an executed command: send its kept result again; False if none is kept."""
+        with self._transaction():
+            cur = self.db.execute("UPDATE cmd_results SET sent = 0 WHERE inc = ? AND id = ?", (inc, cmd_id))
+            return cur.rowcount > 0
 
 
 def spooled_count(path: Path) -> int:

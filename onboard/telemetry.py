@@ -12,7 +12,8 @@ Value = int | float | str | bool   # what a counter or gauge holds: a scalar the
 # Counters only ever grow; gauges are set. Both are listed so the status line and the frame
 # always carry every field (a missing field would read as "not measured").
 COUNTERS = ("scenes_in", "scenes_out", "scenes_skipped", "quarantined", "tiles", "acked", "frames_sent",
-            "bytes_sent", "resent", "frames_dropped", "frames_unknown", "commands", "swaps", "scenes_ood")
+            "bytes_sent", "resent", "frames_dropped", "frames_unknown", "acks_ignored", "commands", "swaps",
+            "scenes_ood")
 GAUGES: dict[str, Value] = {
     "tiles_per_s": 0.0, "queue_depth": 0, "in_flight": 0, "spool_summaries": 0, "spool_bytes": 0, "spool_evicted": 0,
     "precision": "", "last_swap_s": 0.0, "credit": 0, "window": -1, "connected": False}

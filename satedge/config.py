@@ -32,9 +32,10 @@ ENV_PREFIX = "SATEDGE_"
 
 
 class Section(BaseModel):
-    """One `[section]` of a configuration file: unknown keys are errors."""
+    """One `[section]` of a configuration file: unknown keys are errors, and so is inf or nan for a number
+    (TOML has both; no duration, rate or time of ours means anything infinite)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 def _unix_seconds(value: Any) -> Any:
@@ -82,7 +83,7 @@ class LogSection(Section):
 class Config(BaseModel):
     """Base of every process's configuration; remembers the file it came from."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     source: Path | None = Field(default=None, exclude=True)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgpack
 
+from satedge.vocabulary import PRECISIONS
+
 VERSION = 1
 
 # Integers on the wire are what SQLite (both sides' stores) can hold: signed 64 bits.
@@ -37,13 +39,14 @@ STR: Types = (str,)
 BOOL: Types = (bool,)
 LIST: Types = (list,)
 MAP: Types = (dict,)
+ANY: Types = (object,)
 
 GROUND_TO_SAT: Schema = {
     "aos": {"win": INT, "until": NUM},
     "credit": {"win": INT, "bytes": INT},
     "los": {"win": INT},
     "ack": {"seqs": LIST},
-    "cmd": {"id": INT, "name": STR, "args": MAP},
+    "cmd": {"id": INT, "name": STR, "args": ANY},   # args not a map: answered ok=false, not dropped unanswered
 }
 SAT_TO_GROUND: Schema = {
     "hello": {"sat": STR, "model": STR, "prec": STR, "spooled": INT, "last_cmd": INT},
@@ -51,6 +54,9 @@ SAT_TO_GROUND: Schema = {
     "cmd_result": {"id": INT, "ok": BOOL, "detail": STR},
     "telemetry": {},
 }
+
+# Keys a frame may carry (checked when present): the incarnation ids of docs/protocol.md, "Reliability".
+OPTIONAL: Schema = {"hello": {"inc": INT}, "ack": {"inc": INT}, "cmd": {"inc": INT}, "cmd_result": {"inc": INT}}
 
 BODY_KEYS: dict[str, Types] = {
     "scene": STR, "acq": NUM, "bbox": LIST, "model": STR, "prec": STR,
@@ -64,6 +70,15 @@ MIN_CLASS_DEFAULT = 2
 OOD_KEY = "ood"
 OOD_MAX_NAMES = 8
 OOD_MAX_NAME_LEN = 16
+
+# Ranges of a summary's fields (docs/protocol.md, "Summary body"): what is outside is dropped, never stored.
+ACQ_MIN, ACQ_MAX = 0.0, 253402300799.0   # Unix seconds from 1970 to the end of year 9999 (what ISO 8601 shows)
+MAX_SCENE_ID = 256                         # characters; the satellite cuts a longer SCENE_ID tag to this
+MAX_NAME = 64                              # characters of a model name
+# Buildings a summary lists at most (the most damaged first; `cut` counts the rest): with the scene id bounded
+# too, a summary frame stays under ~17 kB, so one window of any sane link carries it (a larger one would
+# wait for credit forever and, sent in order, hold up every summary behind it).
+MAX_LISTED = 1000
 
 
 class FrameError(ValueError):
@@ -132,11 +147,23 @@ def decode(frame: bytes, accept: Schema) -> Message:
     for key, types in schema.items():
         if key not in msg or not _is(msg[key], types):
             raise FrameError("malformed", f"{t}.{key}")
+    for key, types in OPTIONAL.get(t, {}).items():
+        if key in msg and not _is(msg[key], types):
+            raise FrameError("malformed", f"{t}.{key}")
     if t == "ack" and not all(_is(s, INT) for s in msg["seqs"]):
         raise FrameError("malformed", "ack.seqs")
     if t == "summary":
-        validate_body(msg["body"])
+        validate_summary(msg)
     return msg
+
+
+def validate_summary(msg: Message) -> None:
+    """A `summary` frame's numbers within docs/protocol.md's ranges, and its body (`FrameError` if not)."""
+    if not 1 <= msg["seq"] <= INT_MAX:
+        raise FrameError("range", "summary.seq")
+    if not 0 <= msg["prio"] <= 3:
+        raise FrameError("range", "summary.prio")
+    validate_body(msg["body"])
 
 
 def validate_body(body: dict[str, Any]) -> None:
@@ -147,6 +174,7 @@ def validate_body(body: dict[str, Any]) -> None:
     bbox, n = body["bbox"], body["n"]
     if len(bbox) != 4 or not all(_is(x, NUM) for x in bbox):
         raise FrameError("malformed", "body.bbox")
+    _check_ranges(body)
     if len(n) != 4 or not all(_is(x, INT) and x >= 0 for x in n):
         raise FrameError("malformed", "body.n")
     for row in body["b"]:
@@ -155,7 +183,7 @@ def validate_body(body: dict[str, Any]) -> None:
             raise FrameError("malformed", "body.b")
     if OOD_KEY in body and not _valid_ood(body[OOD_KEY]):
         raise FrameError("malformed", "body.ood")
-    _check_storable(body)
+    check_storable(body, "body")
 
 
 def _valid_ood(value: Any) -> bool:
@@ -164,21 +192,40 @@ def _valid_ood(value: Any) -> bool:
             and all(isinstance(x, str) and 1 <= len(x) <= OOD_MAX_NAME_LEN for x in value))
 
 
-def _check_storable(body: dict[str, Any]) -> None:
-    """Unknown keys are allowed, but the ground stores the body as JSON: no bytes, no deep nesting."""
-    pending = [(body, 1)]
+def _check_ranges(body: dict[str, Any]) -> None:
+    """What the ground stores and reports must mean something: a time a calendar can show, a place on Earth."""
+    lon0, lat0, lon1, lat1 = body["bbox"]
+    if not all(-180 <= x <= 180 for x in (lon0, lon1)) or not -90 <= lat0 <= lat1 <= 90:
+        raise FrameError("range", "body.bbox")
+    if not ACQ_MIN <= body["acq"] <= ACQ_MAX:
+        raise FrameError("range", "body.acq")
+    if body["raw"] < 0:
+        raise FrameError("range", "body.raw")
+    if body["prec"] not in PRECISIONS:
+        raise FrameError("range", "body.prec")
+    if len(body["b"]) > MAX_LISTED:
+        raise FrameError("range", "body.b length")
+    if not 1 <= len(body["scene"]) <= MAX_SCENE_ID or not 1 <= len(body["model"]) <= MAX_NAME:
+        raise FrameError("range", "body.scene or body.model length")
+
+
+def check_storable(value: Any, what: str) -> None:
+    """A free-form map both sides store as JSON (a summary body, a command's args): string keys, no bytes,
+    no deep nesting, integers SQLite and msgpack hold, finite numbers (JSON has no NaN)."""
+    pending = [(value, 1)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_BODY_DEPTH:
-            raise FrameError("malformed", "body nested too deep")
+            raise FrameError("malformed", f"{what} nested too deep")
         if isinstance(value, dict):
             if not all(isinstance(k, str) for k in value):
-                raise FrameError("malformed", "body key not a string")
+                raise FrameError("malformed", f"{what} key not a string")
             pending.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             pending.extend((v, depth + 1) for v in value)
-        elif isinstance(value, bytes) or (isinstance(value, int) and not INT_MIN <= value <= INT_MAX):
-            raise FrameError("malformed", "body value not storable")
+        elif (isinstance(value, bytes) or (isinstance(value, int) and not INT_MIN <= value <= INT_MAX)
+              or (isinstance(value, float) and not math.isfinite(value))):
+            raise FrameError("malformed", f"{what} value not storable")
 
 
 def priority(counts: list[int]) -> int:

@@ -33,7 +33,7 @@ def operations(path: Path) -> Json:
     """Every pass (bytes, latency), the command log with each satellite's answer, the counters."""
     try:
         with readonly.reading(path, WHAT) as db:
-            stored = report.summaries(db, body=False)
+            stored = report.summaries(db, body=False, log_bad=False)
             return {"passes": report.passes(db, stored), "commands": report.commands(db),
                     "counters": report.counters(db), "summaries": len(stored)}
     except UserError as exc:

@@ -108,3 +108,10 @@ def test_an_empty_environment_variable_is_unset():
     from ground.config import GroundConfig
     cfg = load(GroundConfig, environ={"SATEDGE_LINK_RATE_BPS": "", "SATEDGE_STORE_REPORT_DIR": ""})
     assert cfg.link.rate_bps == 9600 and cfg.store.report_dir is None
+
+
+@pytest.mark.parametrize("text", ["[link]\nloss = nan\n", "[link]\nloss = inf\n", "[clock]\nepoch = -inf\n",
+                                  '[clock]\nepoch = "nan"\n', "[clock]\nspeedup = inf\n"])
+def test_non_finite_numbers_are_refused(tmp_path, text):
+    with pytest.raises(UserError, match="finite number"):
+        load(ExampleConfig, write(tmp_path, text), environ={})

@@ -157,3 +157,24 @@ def test_drop_counters_reach_the_store_when_flushed(parts):
     parts.counters.flush(parts.store)
     parts.counters.flush(parts.store)   # nothing new: nothing added
     assert counters(parts.store.path) == {"drop_outside_window": 1}
+
+
+def test_a_route_is_bound_to_the_key_its_hello_came_with(parts, tmp_path):
+    """Issue 16 row 1: a valid key of another satellite cannot take sat-1's route, whatever routing id it picks."""
+    keys_dir = tmp_path / "keys"
+    keys.make(keys_dir, ["sat-1", "sat-2"])
+    allow_list = AllowList(keys_dir, lambda folder: None)
+    allow_list.refresh()
+    key_of = {sat: public for public, sat in allow_list.owners.items()}
+    intake = Intake(parts.windows, parts.store, parts.radio, parts.counters, allow_list)
+    hello = encode("hello", 0.0, sat="sat-1", model="tiny", prec="int8", spooled=0, last_cmd=0)
+    summary_frame = encode("summary", 0.0, **{k: v for k, v in summary(1).items() if k not in ("v", "t", "ts")})
+    route = b"\x00\x01\x02\x03\x04"                          # one libzmq made: no peer can pick it
+    assert intake.route("sat-1") == b"sat-1"                 # nothing bound yet
+    assert intake.admit([FakePart(route), FakePart(hello, key_of["sat-1"])]).sat == "sat-1"
+    assert intake.route("sat-1") == route
+    assert intake.admit([FakePart(route), FakePart(summary_frame, key_of["sat-1"])]).sat == "sat-1"
+    for impostor in (b"sat-1", b"\x00\x09\x09\x09\x09", route):  # sat-2's key, on any route
+        assert intake.admit([FakePart(impostor), FakePart(hello, key_of["sat-2"])]) is None
+        assert intake.admit([FakePart(impostor), FakePart(summary_frame, key_of["sat-2"])]) is None
+    assert intake.route("sat-1") == route and parts.counters.total["drop_identity"] == 6

@@ -30,7 +30,6 @@ from satedge.processes import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
-SAT = b"sat-1"
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
@@ -57,6 +56,7 @@ class Ground:
         self.socket.setsockopt(zmq.ROUTER_MANDATORY, 1)   # sending to a peer that is not there is an error
         self.socket.bind(f"tcp://127.0.0.1:{port}")
         self.received: list[tuple[float, int, dict]] = []  # (monotonic, bytes, message)
+        self.peer: bytes | None = None                      # libzmq's id for the satellite's connection
 
     def close(self) -> None:
         self.socket.close(0)
@@ -67,7 +67,8 @@ class Ground:
         if not self.socket.poll(int(timeout * 1000)):
             raise AssertionError(f"nothing from the satellite within {timeout} s")
         peer, data = self.socket.recv_multipart()
-        assert peer == SAT
+        assert self.peer in (None, peer)   # one connection: the route its hello came on
+        self.peer = peer
         msg = protocol.decode(data, protocol.SAT_TO_GROUND)
         self.received.append((time.monotonic(), len(data), msg))
         return msg
@@ -85,7 +86,8 @@ class Ground:
         self.send_raw(protocol.encode(t, time.time(), **keys))
 
     def send_raw(self, data: bytes) -> None:
-        self.socket.send_multipart([SAT, data])
+        assert self.peer is not None, "nothing received yet: no route to the satellite"
+        self.socket.send_multipart([self.peer, data])
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +188,7 @@ def test_summaries_go_most_urgent_first_and_never_beyond_the_credit(link):
     for seq, (prio, b) in bodies.items():
         assert sat.spool.add(prio, b) == seq
     frame_size = {seq: size("summary", seq=seq, prio=prio, body=b) for seq, (prio, b) in bodies.items()}
-    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=5, last_cmd=0)
+    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=5, last_cmd=0, inc=sat.spool.inc)
     assert frame_size[1] < frame_size[5]      # the least urgent would fit where the next one does not
     sat.start()
     assert ground.recv()["t"] == "hello"
@@ -262,7 +264,7 @@ def test_los_stops_sending_until_the_next_window(link):
     sat.spool.add(1, body("major", 1))
     sizes = {1: size("summary", seq=1, prio=0, body=body("destroyed", 1)),
              2: size("summary", seq=2, prio=1, body=body("major", 1))}
-    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=2, last_cmd=0)
+    hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=2, last_cmd=0, inc=sat.spool.inc)
     sat.start()
     ground.recv()
     ground.send("aos", win=1, until=time.time() + 60)

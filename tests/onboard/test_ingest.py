@@ -48,6 +48,16 @@ def test_acquisition_time_in_iso_8601_and_scene_id_tag(geo, reader, tmp_path):
                       tags={"ACQUISITION_TIME": "2027-01-15T10:30:00Z", "SCENE_ID": "iso"})
     scene = reader.read(path, arrived=0)
     assert scene.acquired == 1800009000.0 and scene.id == "iso"
+    assert scene.identity == "acq:iso@1800009000.0"          # the camera's acquisition id: no hashing
+
+
+def test_a_scene_without_an_acquisition_id_is_known_by_its_content(geo, reader, tmp_path):
+    path = write_tiff(tmp_path / "untagged.tif", texture(4, 64), west=ORIGIN[0], north=ORIGIN[1],
+                      tags={"ACQUISITION_TIME": "2027-01-15T10:30:00Z"})       # a time, but no SCENE_ID
+    first = reader.read(path, arrived=0).identity
+    assert first.startswith("sha256:") and len(first) == len("sha256:") + 64
+    write_tiff(path, texture(5, 64), west=ORIGIN[0], north=ORIGIN[1], tags={"ACQUISITION_TIME": "2027-01-15T10:30:00Z"})
+    assert reader.read(path, arrived=0).identity != first                       # same name, new content
 
 
 def _sparse_huge(path):
@@ -118,3 +128,19 @@ def test_pending_lists_published_scenes_oldest_first(tmp_path):
         os.utime(tmp_path / name, (1000 + i, 1000 + i))
     assert [p.name for p in ingest.pending(tmp_path)] == ["b.tif", "a.TIFF"]
     assert ingest.pending(tmp_path / "missing") == []
+
+
+def test_entries_that_are_not_regular_files_are_listed_and_refused_with_a_reason(tmp_path):
+    """Issue 16 row 13: a folder named x.tif, a dangling symlink, a FIFO were left in the inbox unsaid."""
+    import os
+    (tmp_path / "dir.tif").mkdir()
+    (tmp_path / "dangling.tif").symlink_to(tmp_path / "nowhere.tif")
+    os.mkfifo(tmp_path / "fifo.tif")
+    assert sorted(p.name for p in ingest.pending(tmp_path)) == ["dangling.tif", "dir.tif", "fifo.tif"]
+    reasons = {}
+    for name in ("dir.tif", "dangling.tif", "fifo.tif"):
+        with pytest.raises(ingest.BadScene) as bad:
+            ingest.check_in_inbox(tmp_path / name, tmp_path)
+        reasons[name] = str(bad.value)
+    assert "a folder" in reasons["dir.tif"] and "a FIFO" in reasons["fifo.tif"]
+    assert "symbolic link" in reasons["dangling.tif"]

@@ -18,7 +18,7 @@ import pytest
 from onboard import ingest
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine
-from onboard.manifest import Manifest
+from onboard.manifest import Manifest, sha256
 from onboard.pipeline import MAX_SCENES_IN_FLIGHT, Pipeline
 from onboard.spool import Spool, Spooled
 from onboard.telemetry import Telemetry
@@ -127,12 +127,12 @@ def engine(manifest: Manifest, precision: str, tmp_path: Path) -> Engine:
 
 
 def scene(folder: Path, name: str, *, height: int = 256, width: int = 256, col: int = 0, row: int = 0,
-          seed: int = 0, pixels: np.ndarray | None = None) -> Path:
+          seed: int = 0, pixels: np.ndarray | None = None, acquired: float = ACQUIRED) -> Path:
     """A post-event GeoTIFF at reference pixel (col, row), published by rename."""
     if pixels is None:
         pixels = texture(seed, max(height, width))[:, :height, :width]
     return write_tiff(folder / f"{name}.tif", np.ascontiguousarray(pixels), west=ORIGIN[0] + col * RES,
-                      north=ORIGIN[1] - row * RES, tags={"ACQUISITION_TIME": str(ACQUIRED)})
+                      north=ORIGIN[1] - row * RES, tags={"ACQUISITION_TIME": str(acquired)})
 
 
 def tiles(height: int, width: int, tile: int = 64, overlap: int = 8) -> int:
@@ -146,6 +146,8 @@ def test_each_scene_is_summarised_once_with_its_precision_and_tiles(rigs, tiny, 
     shapes = {"a": (256, 256, 0, 0), "b": (256, 256, 300, 200), "c": (128, 192, 600, 700), "d": (100, 70, 900, 10)}
     for i, (name, (h, w, col, row)) in enumerate(shapes.items()):
         scene(rig.inbox, name, height=h, width=w, col=col, row=row, seed=i)
+    # no SCENE_ID tag: the spool knows these scenes by their files' sha256 (ingest.identity)
+    digests = {name: "sha256:" + sha256(rig.inbox / f"{name}.tif") for name in shapes}
     rig.pipeline.start()
     wait_for(lambda: rig.out() == len(shapes) and not rig.left(), 20, "every scene spooled and retired")
     rig.pipeline.stop()
@@ -160,7 +162,7 @@ def test_each_scene_is_summarised_once_with_its_precision_and_tiles(rigs, tiny, 
         assert s.body["prec"] == "fp16" and s.body["model"] == "tiny"
         assert s.body["raw"] == h * w * 3 and s.body["acq"] == ACQUIRED
         assert s.prio == priority(s.body["n"])
-        assert rig.spool.done(f"{s.body['scene']}.tif")
+        assert rig.spool.done(digests[s.body["scene"]])
     values = rig.telemetry.snapshot()
     assert values["tiles"] == sum(tiles(h, w) for h, w, _, _ in shapes.values()) == 25 + 25 + 12 + 4
     assert values["scenes_in"] == values["scenes_out"] == 4
@@ -189,7 +191,7 @@ def test_a_corrupt_file_is_quarantined_with_its_reason_and_the_good_scenes_go_on
     assert (quarantine / "outside.tif.reason").read_text().startswith("outside the reference mosaic")
     assert set(rig.by_scene()) == {"good-1", "good-2"}
     assert rig.left() == set() and not rig.pipeline.failed
-    assert not rig.spool.done("corrupt.tif")
+    assert not rig.spool.done("sha256:" + sha256(quarantine / "corrupt.tif"))
 
 
 def buildings_scene() -> np.ndarray:
@@ -206,10 +208,11 @@ def test_min_class_decides_which_buildings_are_listed(rigs, banded_model_dir, tm
     scene(rig.inbox, "first", col=200, row=200, pixels=buildings_scene())
     wait_for(lambda: rig.out() == 1, 20, "the first scene")
     rig.pipeline.min_class = 1             # what set_min_class does, between two scenes
-    scene(rig.inbox, "second", col=200, row=200, pixels=buildings_scene())
+    # The same pixels acquired later: a new scene (the same file again would be skipped as already summarised).
+    scene(rig.inbox, "second", col=200, row=200, pixels=buildings_scene(), acquired=ACQUIRED + 60)
     wait_for(lambda: rig.out() == 2, 20, "the second scene")
     rig.pipeline.min_class = 4
-    scene(rig.inbox, "third", col=200, row=200, pixels=buildings_scene())
+    scene(rig.inbox, "third", col=200, row=200, pixels=buildings_scene(), acquired=ACQUIRED + 120)
     wait_for(lambda: rig.out() == 3, 20, "the third scene")
     rig.pipeline.stop()
 
@@ -292,3 +295,17 @@ def test_a_precision_swap_between_scenes_changes_later_summaries_and_loses_none(
     values = rig.telemetry.snapshot()
     assert values["swaps"] == 1 and values["precision"] == "fp32" and values["tiles"] == 25 * len(summaries)
     assert rig.left() == set() and not rig.pipeline.failed
+
+
+def test_scenes_are_known_by_content_not_by_file_name(rigs, tiny, tmp_path, geo):
+    """Issue 16 row 2: a new scene published under a name used before was deleted unprocessed. It is
+    summarised; the same content published again (under any name) is skipped, and said so."""
+    rig = rigs(tmp_path, engine(tiny, "fp16", tmp_path), geo.reference)
+    rig.pipeline.start()
+    scene(rig.inbox, "reused", seed=1)
+    wait_for(lambda: rig.out() == 1 and not rig.left(), 20, "the first scene")
+    scene(rig.inbox, "reused", col=300, row=300, seed=2)             # the same name, a new scene
+    wait_for(lambda: rig.out() == 2 and not rig.left(), 20, "the new scene under the old name")
+    scene(rig.inbox, "copy", col=300, row=300, seed=2)               # the same content again, another name
+    wait_for(lambda: rig.telemetry.values["scenes_skipped"] == 1 and not rig.left(), 20, "the copy skipped")
+    assert rig.out() == 2 and len(rig.summaries()) == 2

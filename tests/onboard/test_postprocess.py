@@ -113,3 +113,23 @@ def test_a_scene_without_buildings():
                                     raw_bytes=1, min_class=2)
     validate_body(body)
     assert body["n"] == [0, 0, 0, 0] and body["b"] == [] and priority(body["n"]) == 3
+
+
+def test_an_oversized_summary_is_cut_to_the_protocols_bounds():
+    """Issue 16 row 3: a 1.5 MB SCENE_ID or a scene of countless buildings made a summary no window could
+    carry, blocking every summary behind it. The id is cut, the most damaged buildings are listed, `cut`
+    counts the rest, `n` still counts them all, and the frame fits the protocol's bounds."""
+    from satedge.protocol import MAX_LISTED, MAX_SCENE_ID, encode
+    many = 3 * MAX_LISTED
+    rng = np.random.default_rng(0)
+    cls = np.array([1, 2, 3, 4] * (many // 4) + [2] * (many % 4), dtype=np.int64)
+    found = postprocess.Buildings(cls=cls, area=np.full(many, 20.0), conf=rng.uniform(50, 100, many),
+                                  lon=np.full(many, 15.0001), lat=np.full(many, 54.1001),
+                                  label=np.arange(1, many + 1))
+    body = postprocess.summary_body("x" * 1_500_000, 1.8e9, UTM, TRANSFORM, 100, 100, found, model="tiny",
+                                    precision="fp16", raw_bytes=30000, min_class=2)
+    validate_body(body)
+    assert len(body["scene"]) == MAX_SCENE_ID and len(body["b"]) == MAX_LISTED
+    assert body["cut"] == int((cls >= 2).sum()) - MAX_LISTED and sum(body["n"]) == many
+    assert sorted(row[2] for row in body["b"])[0] == 3      # destroyed and major first: 750 of each class
+    assert len(encode("summary", 1.0, seq=1, prio=0, body=body)) < 20_000

@@ -30,7 +30,7 @@ def test_most_urgent_first_then_oldest(tmp_path):
 
 def test_seq_state_and_scenes_survive_a_restart(tmp_path):
     spool = Spool(tmp_path / "s.sqlite")
-    assert [spool.add(2, body(s), source=f"{s}.tif") for s in "abc"] == [1, 2, 3]
+    assert [spool.add(2, body(s), source=f"{s}.tif", identity=f"acq:{s}@1.0") for s in "abc"] == [1, 2, 3]
     spool.ack([1, 2, 3])
     spool.finish_command(7, True, "done")
     spool.set("min_class", 3)
@@ -38,10 +38,36 @@ def test_seq_state_and_scenes_survive_a_restart(tmp_path):
     again = Spool(tmp_path / "s.sqlite")
     assert again.add(2, body("d")) == 4                       # never reused, even after acks
     assert again.last_cmd == 7 and again.get("min_class") == 3
-    assert again.done("a.tif") and not again.done("zzz.tif")
-    assert again.results() == [(7, True, "done")]
+    assert again.done("acq:a@1.0") and not again.done("acq:zzz@1.0")
+    assert again.results() == [(7, True, "done", 0)]
     again.finish_command(5, True, "late")                     # an older id never lowers last_cmd
     assert again.last_cmd == 7
+    assert again.inc == spool.inc                             # the incarnation is the file's
+
+
+def test_a_fresh_spool_is_a_new_incarnation(tmp_path):
+    assert Spool(tmp_path / "a.sqlite").inc != Spool(tmp_path / "b.sqlite").inc
+
+
+def test_command_results_are_kept_after_sending_and_per_ground_incarnation(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite")
+    spool.finish_command(3, True, "min_class 2", inc=11)
+    spool.finish_command(1, False, "bad", inc=22)             # a replaced ground store: its ids start again
+    assert (spool.last_cmd_for(11), spool.last_cmd_for(22), spool.last_cmd_for(0)) == (3, 1, 0)
+    assert spool.results() == [(3, True, "min_class 2", 11), (1, False, "bad", 22)]
+    spool.result_sent(3, 11)
+    assert spool.results() == [(1, False, "bad", 22)]
+    assert spool.resend_result(3, 11) and not spool.resend_result(3, 22)   # the ground asked again
+    assert (3, True, "min_class 2", 11) in spool.results()
+
+
+def test_a_spool_from_before_incarnations_keeps_its_unsent_results(tmp_path):
+    import sqlite3
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript("CREATE TABLE results (id INTEGER PRIMARY KEY, ok INTEGER NOT NULL, detail TEXT NOT NULL);"
+                         "INSERT INTO results VALUES (4, 1, 'done');")
+    assert Spool(path).results() == [(4, True, "done", 0)]
 
 
 def test_full_spool_drops_damage_free_summaries_first(tmp_path):

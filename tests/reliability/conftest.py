@@ -163,6 +163,7 @@ class InProcessSatellite:
         d.downlink.context.term()
         d.spool.close()
         d.reference.close()
+        d.release_locks()
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +189,25 @@ def in_process_satellite(tmp_path_factory, tiny_model_dir, small_reference):
 def commanding_satellite(tmp_path_factory, tiny_model_dir, small_reference):
     """A second daemon for command-id properties (fuzzing may push the first one's last_cmd to 2**63-1)."""
     yield from _satellite(tmp_path_factory, "sat-cmd", tiny_model_dir, small_reference)
+
+
+# --- a real ground and a real satellite, as processes ----------------------------------------
+
+
+@pytest.fixture
+def pair(tmp_path, tiny_model_dir, geo):  # noqa: F811 (the fixture imported above)
+    """Make `Pair`s (tests/reliability/pair.py); every process they started is stopped at teardown."""
+    from tests.reliability.pair import Pair
+
+    made: list[Pair] = []
+
+    def make(**kwargs) -> Pair:
+        p = Pair(tmp_path / f"pair{len(made)}", tiny_model_dir, geo.reference, **kwargs)
+        made.append(p)
+        return p
+
+    try:
+        yield make
+    finally:
+        for p in made:
+            p.stop()

@@ -1,7 +1,7 @@
 """A fault-injecting ZeroMQ proxy between satellites (DEALER) and the ground (ROUTER), CURVE off.
 
-Satellites connect to the proxy's ROUTER; for each routing id it opens a DEALER with the same
-ROUTING_ID to the ground, so the ground sees the satellite's own id. Each frame, in either
+Satellites connect to the proxy's ROUTER; for each routing id it opens a DEALER to the ground (which
+binds that connection to the satellite by its `hello`, as it does a direct one). Each frame, in either
 direction, is (seeded) duplicated with probability `dup` and held back to go out after the next
 frame of that direction with probability `reorder`. It counts what it did.
 """
@@ -26,6 +26,7 @@ class FaultProxy:
         self.port = self.front.bind_to_random_port("tcp://127.0.0.1")
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.backs: dict[bytes, zmq.Socket] = {}
+        self.fronts: dict[zmq.Socket, bytes] = {}   # back socket -> the satellite's routing id at the proxy
         self.held: dict[tuple[str, bytes], bytes] = {}
         self.counts: Counter = Counter()
         self.stopping = threading.Event()
@@ -43,7 +44,7 @@ class FaultProxy:
         sock = self.backs.get(sat)
         if sock is None:
             sock = self.backs[sat] = self.ctx.socket(zmq.DEALER)
-            sock.setsockopt(zmq.ROUTING_ID, sat)
+            self.fronts[sock] = sat
             sock.setsockopt(zmq.LINGER, 0)
             sock.connect(self.ground_address)
             poller.register(sock, zmq.POLLIN)
@@ -76,7 +77,7 @@ class FaultProxy:
                         self._forward("up", sat, frame, lambda f, back=back: back.send(f))
                     else:
                         frame = sock.recv()
-                        sat = sock.getsockopt(zmq.ROUTING_ID)
+                        sat = self.fronts[sock]
                         self._forward("down", sat, frame,
                                       lambda f, sat=sat: self.front.send_multipart([sat, f], zmq.NOBLOCK))
         finally:

@@ -111,7 +111,7 @@ def _decodes_or_frame_error(frame: bytes) -> None:
         try:
             msg = p.decode(frame, schema)
         except p.FrameError as exc:
-            assert exc.reason in ("malformed", "version", "oversize", "unknown_type"), exc
+            assert exc.reason in ("malformed", "version", "oversize", "range", "unknown_type"), exc
             continue
         assert isinstance(msg, dict) and msg["v"] == 1 and msg["t"] in schema
         # What passes is safe to store: integers fit SQLite, bodies are JSON.
@@ -245,7 +245,7 @@ def test_replayed_and_reordered_command_ids_are_not_executed(commanding_satellit
 
     def answered() -> set[int]:
         done = {e["id"] for e in sat.executed()[done_before:]}
-        return done | {cid for cid, _, detail in sat.daemon.commander.replies if detail == "duplicate"}
+        return done | {cid for cid, _, detail, _ in sat.daemon.commander.replies if detail == "duplicate"}
 
     deadline = time.monotonic() + 20
     while not wanted <= answered():
@@ -256,7 +256,7 @@ def test_replayed_and_reordered_command_ids_are_not_executed(commanding_satellit
     assert order and order[0] == base + ids[0]
     assert set(order) <= {base + i for i in ids}
     # Every id that was not executed was answered as a duplicate, never silently dropped.
-    answered = {cid for cid, ok, detail in sat.daemon.commander.replies if detail == "duplicate"}
+    answered = {cid for cid, ok, detail, _ in sat.daemon.commander.replies if detail == "duplicate"}
     assert {base + i for i in ids} - set(order) <= answered
     assert sat.daemon.spool.get("min_class") == classes[order[-1] - base - 1]
     sat.daemon.commander.replies.clear()
@@ -289,7 +289,7 @@ def _command_fails(sat, name: str, args: dict, says: str) -> None:
     while not any(r[0] == cmd_id for r in sat.daemon.spool.results()):
         assert time.monotonic() < deadline and sat.daemon.commander._thread.is_alive()
         time.sleep(0.01)
-    _, ok, detail = next(r for r in sat.daemon.spool.results() if r[0] == cmd_id)
+    _, ok, detail, _ = next(r for r in sat.daemon.spool.results() if r[0] == cmd_id)
     assert ok is False and says in detail, detail
     # The answer is short whatever was sent: it costs credit, and must fit a window.
     assert len(detail) < 200, len(detail)
@@ -304,5 +304,27 @@ def test_huge_ack_lists_and_64_bit_seqs_do_not_hurt_the_spool(in_process_satelli
     sat.daemon.downlink._on_frame(msgpack.packb({"v": 1, "t": "ack", "ts": 1.0, "seqs": [2**64 - 1, seq]}))
     assert sat.daemon.spool.stats()[0] >= 1          # the out-of-range frame was dropped as a whole
     sat.daemon.downlink._on_frame(p.encode("ack", 1.0, seqs=[2**63 - 1, seq]))
+    assert seq in {s.seq for s in sat.daemon.spool.next_batch(set(), limit=10_000)}   # never sent: not acked
+    sat.daemon.downlink.sent.add(seq)                 # as the link thread does when it sends it
+    sat.daemon.downlink._on_frame(p.encode("ack", 1.0, seqs=[2**63 - 1, seq], inc=sat.daemon.spool.inc + 1))
+    assert seq in {s.seq for s in sat.daemon.spool.next_batch(set(), limit=10_000)}   # another spool's ack
+    sat.daemon.downlink._on_frame(p.encode("ack", 1.0, seqs=[2**63 - 1, seq]))
     assert seq not in {s.seq for s in sat.daemon.spool.next_batch(set(), limit=10_000)}
     assert sat.daemon.telemetry.values["frames_dropped"] >= 1
+
+
+def test_a_command_whose_args_are_not_a_map_is_answered(commanding_satellite):
+    """Issue 16 row 10, the satellite's side: such a `cmd` was dropped as malformed, so never answered."""
+    _command_fails(commanding_satellite, "set_min_class", [1, 2], "args must be a map")
+
+
+def test_a_command_id_near_2_63_does_not_make_later_commands_duplicates(commanding_satellite):
+    """Issue 16, also seen: id 2**63-1 executed would make every later id a "duplicate". It is refused."""
+    sat = commanding_satellite
+    last = sat.daemon.spool.last_cmd
+    sat.daemon.downlink._on_frame(p.encode("cmd", 1.0, id=2**63 - 1, name="set_min_class", args={"cls": 2}))
+    cmd_id, ok, detail, _ = sat.daemon.commander.replies[-1]
+    assert (cmd_id, ok) == (2**63 - 1, False) and "refused" in detail
+    assert sat.daemon.spool.last_cmd == last
+    _command_fails(sat, "set_min_class", {"cls": 9}, "1..4")   # the next id still runs (and is answered)
+    sat.daemon.commander.replies.clear()
