@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from onboard.guard import GUARD_FILE
 from predict import outputs
-from predict.inputs import BadInput, quiet_gdal
+from predict.inputs import BadInput
 from predict.run import Predictor, Result
 from satedge.errors import UserError
 from satedge.vocabulary import PRECISIONS
@@ -64,7 +64,6 @@ def write(result: Result, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every input; 0 if all were written, 1 if any input was bad (each said in one line)."""
-    quiet_gdal()
     predictor = Predictor(args.model, args.precision, args.reference)
     try:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ xBD pair is read as `satedge evaluate` reads it (pre PNG beside the post).
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +23,6 @@ from onboard.config import IngestSection
 
 XBD_POST = "_post_disaster.png"
 XBD_PRE = "_pre_disaster.png"
-
-
-def quiet_gdal() -> None:
-    """GDAL's own messages about a bad file go to rasterio's log at info level; the one-line error about the
-    input already says what was wrong, so a user sees it once."""
-    logging.getLogger("rasterio").setLevel(logging.WARNING)
 
 
 class BadInput(Exception):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from onboard import ingest
 from predict import footprints
-from predict.inputs import BadInput, quiet_gdal
+from predict.inputs import BadInput
 from predict.run import Predictor
 from satedge.errors import UserError
 
@@ -40,7 +40,6 @@ def evaluate(model: Path, precision: str, reference: Path | None, footprints_pat
              progress: bool = True) -> dict[str, Any]:
     """Pixel and per-building localisation scores over the scenes, in total and per scene."""
     paths = scenes(data)
-    quiet_gdal()
     polygons, tree = footprints.load(footprints_path)
     predictor = Predictor(model, precision, reference)
     total = footprints.Counts()

@@ -68,6 +68,9 @@ def setup(fmt: str | None = None, level: str | None = None, file: str | os.PathL
             old.close()
     root.handlers[:] = handlers
     root.setLevel(level.upper())
+    # GDAL's own messages about a bad file reach rasterio's log at info level; the one-line error about the
+    # file already says what was wrong, so a user sees it once (GDAL's warnings and errors still show).
+    logging.getLogger("rasterio").setLevel(max(logging.WARNING, root.level))
 
 
 def event(logger: logging.Logger, msg: str, level: int = logging.INFO, **fields: object) -> None:

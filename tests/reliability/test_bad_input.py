@@ -192,6 +192,12 @@ def bad_arguments(tmp: Path) -> dict[str, list[list[str]]]:
         "sim": [["--config", nothing], ["--speedup", "fast"]],
         "keys": [["--out", a_file], ["--out", str(tmp / "k"), "--satellites", "../escape"],
                  ["--out", str(tmp / "k"), "--claim"], ["--out", str(tmp / "k"), "--claim", nothing]],
+        "predict": [["--model", nothing, "--out", str(tmp / "p"), a_file],
+                    ["--model", nothing, "--precision", "fp64", "--out", str(tmp / "p"), a_file]],
+        "guard": [["--model", nothing, "--calibrate", nothing], ["--model", nothing, "--calibrate", nothing,
+                                                                 "--tail", "often"]],
+        "realism": [["--real", nothing, "--generated", str(tmp)], ["--real", a_file, "--generated", nothing],
+                    ["--real", a_file, "--generated", str(tmp), "--gsd", "-1"]],
         "mission": [["satellite", "--dir", str(tmp / "m"), "--id", "../escape"],
                     ["control", "--store", nothing, "--satellites", str(tmp), "--out", str(tmp / "o")],
                     ["ground", "--out", a_file + "/ground.toml"], ["launch"]],
@@ -202,7 +208,8 @@ def test_every_registered_subcommand_has_bad_argument_cases(tmp_path):
     assert set(bad_arguments(tmp_path)) == set(COMMANDS)
 
 
-CHEAP = ("onboard", "ground", "command", "report", "camera", "keys", "scenes", "mission")
+CHEAP = ("onboard", "ground", "command", "report", "camera", "keys", "scenes", "mission", "predict", "guard",
+         "realism")
 
 
 def _run_cases(tmp_path, names) -> None:
