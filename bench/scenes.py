@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import rasterio
 
 from onboard import ingest, tiling
+from onboard.ingest import SCENE_ID_TAG
 from satedge import config as satedge_config
 from sim.config import DEFAULT_SCENARIO, CameraConfig, CameraSection, SimConfig
 
@@ -84,7 +86,11 @@ def model_tiles(scenes: SceneSet, tile: int, overlap: int, out: Path) -> Path:
 
 
 def stage_copies(scenes: SceneSet, inbox: Path, copies: int = 1) -> list[Path]:
-    """Publish `copies` x the scenes into `inbox` at once: all are copied aside first, then renamed in."""
+    """Publish `copies` x the scenes into `inbox` at once: all are copied aside first, then renamed in.
+
+    Each copy is a new acquisition (its SCENE_ID tag gets a suffix): the daemon knows scenes by their
+    acquisition id and would skip the same scene published again (issue 16, row 2).
+    """
     inbox.mkdir(parents=True, exist_ok=True)
     aside = []
     for copy in range(copies):
@@ -92,5 +98,8 @@ def stage_copies(scenes: SceneSet, inbox: Path, copies: int = 1) -> list[Path]:
             name = path.name if copy == 0 else f"{path.stem}-copy{copy}{path.suffix}"
             tmp = inbox / f".{name}.part"
             shutil.copyfile(path, tmp)
+            if copy:
+                with rasterio.open(tmp, "r+") as ds:
+                    ds.update_tags(**{SCENE_ID_TAG: f"{ds.tags().get(SCENE_ID_TAG, path.stem)}-copy{copy}"})
             aside.append((tmp, inbox / name))
     return [tmp.replace(final) for tmp, final in aside]
