@@ -34,12 +34,12 @@ def measure(store: Path, scene_set: bench_scenes.SceneSet) -> dict:
     if not rows:
         raise ValueError(f"no summaries in {store}")
     decoded = [bench_scenes.read(path, scene_set.reference) for path in scene_set.geotiffs]
-    jpeg = {scene.id: jpeg_bytes(scene) for scene in decoded}       # copies of a scene keep its id
+    jpeg = {scene.id: jpeg_bytes(scene) for scene in decoded}       # per original; a copy's is the same
     frame = np.array([r["bytes"] for r in rows], dtype=float)
     raw = sum(r["body"]["raw"] for r in rows)
     listed = np.array([len(r["body"]["b"]) for r in rows], dtype=float)
     buildings = sum(sum(r["body"]["n"]) for r in rows)
-    jpeg_total = sum(jpeg[r["body"]["scene"]] for r in rows)
+    jpeg_total = sum(jpeg[bench_scenes.original(r["body"]["scene"])] for r in rows)
     result = {
         "summaries": len(rows), "summary_bytes": int(frame.sum()), "bytes_per_summary": float(frame.mean()),
         "listed_buildings": int(listed.sum()), "buildings_counted": int(buildings),

@@ -85,6 +85,14 @@ def model_tiles(scenes: SceneSet, tile: int, overlap: int, out: Path) -> Path:
     return out
 
 
+COPY = "-copy"   # file stem and SCENE_ID suffix of the n-th copy of a scene: "<id>-copy<n>"
+
+
+def original(name: str) -> str:
+    """The scene id or file stem a copy was made from (itself, for an original)."""
+    return name.partition(COPY)[0]
+
+
 def stage_copies(scenes: SceneSet, inbox: Path, copies: int = 1) -> list[Path]:
     """Publish `copies` x the scenes into `inbox` at once: all are copied aside first, then renamed in.
 
@@ -95,11 +103,11 @@ def stage_copies(scenes: SceneSet, inbox: Path, copies: int = 1) -> list[Path]:
     aside = []
     for copy in range(copies):
         for path in scenes.geotiffs:
-            name = path.name if copy == 0 else f"{path.stem}-copy{copy}{path.suffix}"
+            name = path.name if copy == 0 else f"{path.stem}{COPY}{copy}{path.suffix}"
             tmp = inbox / f".{name}.part"
             shutil.copyfile(path, tmp)
             if copy:
                 with rasterio.open(tmp, "r+") as ds:
-                    ds.update_tags(**{SCENE_ID_TAG: f"{ds.tags().get(SCENE_ID_TAG, path.stem)}-copy{copy}"})
+                    ds.update_tags(**{SCENE_ID_TAG: f"{ds.tags().get(SCENE_ID_TAG, path.stem)}{COPY}{copy}"})
             aside.append((tmp, inbox / name))
     return [tmp.replace(final) for tmp, final in aside]

@@ -82,7 +82,9 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
             work / "ov-cache", clock), folder / "onboard")
         daemon.wait_event("onboard daemon started", timeout=START_TIMEOUT_S)
         placed = bench_scenes.stage_copies(scene_set, folder / "onboard" / "inbox", copies)
-        expected = [scene_id[path.stem.split("-copy")[0]] for path in placed]   # copies keep their scene id
+        # a copy is a new acquisition: its scene id is the original's with the copy's suffix (stage_copies)
+        expected = [scene_id[bench_scenes.original(p.stem)] + p.stem[len(bench_scenes.original(p.stem)):]
+                    for p in placed]
         daemon.wait_event("scene summarised", SUMMARIES_BEFORE_SWAP, timeout)
         for i, precision in enumerate(SWAPS, 1):
             queue_command(ground.config, precision)
@@ -101,8 +103,8 @@ def measure(model_dir: Path, scene_set: bench_scenes.SceneSet, work: Path, copie
         event = dict(event, prec=event.get("serving", previous or "?"), **{"from": previous})
         swaps.append(_swap_row(target, event, sent[event["id"]], summarised))
         previous = event["prec"]
-    tiles_expected = sum(tiles_of[s] for s in expected)
-    wrong = {e["scene"] for e in summarised if tiles_of.get(e["scene"]) != e["tiles"]}
+    tiles_expected = sum(tiles_of[bench_scenes.original(s)] for s in expected)
+    wrong = {e["scene"] for e in summarised if tiles_of.get(bench_scenes.original(e["scene"])) != e["tiles"]}
     return {
         "swaps": swaps, "scenes_published": len(placed), "scenes_summarised": len(summarised),
         "scenes_summarised_once": sorted(e["scene"] for e in summarised) == sorted(expected)
