@@ -63,7 +63,7 @@ class Pipeline:
                  ingest_cfg: IngestSection, postprocess_cfg: PostprocessSection, *, min_class: int,
                  ood_guard: guard.Guard | None = None):
         self.engine = engine
-        self.guard = ood_guard                 # the model's out-of-distribution guard (None: flags nothing)
+        self.ood_guard = ood_guard               # the model's out-of-distribution guard (None: flags nothing)
         self.reader, self.spool, self.telemetry, self.clock = reader, spool, telemetry, clock
         self.ingest_cfg, self.postprocess_cfg = ingest_cfg, postprocess_cfg
         self.min_class = min_class   # in force: the commanded one (kept in the spool), else postprocess_cfg's
@@ -79,7 +79,7 @@ class Pipeline:
         self._swap_lock = threading.Lock()
         self.stopping = threading.Event()
         self.failed = False
-        self.threads = [threading.Thread(target=self._guard, args=(loop,), name=f"onboard-{name}", daemon=True)
+        self.threads = [threading.Thread(target=self._watched, args=(loop,), name=f"onboard-{name}", daemon=True)
                         for name, loop in (("reader", self._read_loop), ("infer", self._infer_loop),
                                            ("post", self._post_loop))]
         self._infer_thread = self.threads[1]
@@ -114,7 +114,7 @@ class Pipeline:
         """Scenes decoded and waiting, plus scenes in the engine (the `queue_depth` gauge)."""
         return self.scenes.qsize() + self.in_flight
 
-    def _guard(self, loop: Callable[[], None]) -> None:
+    def _watched(self, loop: Callable[[], None]) -> None:
         """A thread that dies takes the daemon down with a traceback (a bug), not silently."""
         try:
             loop()
@@ -271,8 +271,8 @@ class Pipeline:
         found = postprocess.buildings(job.stitcher["classes"], job.stitcher["confidence"], scene.crs,
                                       scene.transform, cfg.split_m, cfg.min_area_m2)
         height, width = job.stitcher.height, job.stitcher.width
-        ood = self.guard.check(guard.statistics(job.stitcher["classes"], job.stitcher["confidence"])) \
-            if self.guard is not None else []
+        ood = self.ood_guard.check(guard.statistics(job.stitcher["classes"], job.stitcher["confidence"])) \
+            if self.ood_guard is not None else []
         body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                         found, model=self.engine.name, precision=job.precision,
                                         raw_bytes=scene.raw_bytes, min_class=self.min_class,

@@ -85,6 +85,11 @@ class Ground:
     def send(self, t: str, **keys) -> None:
         self.send_raw(protocol.encode(t, time.time(), **keys))
 
+    def open_window(self, win: int, credit: int) -> None:
+        """An AOS for window `win` (open a minute) and a credit of `credit` bytes in it."""
+        self.send("aos", win=win, until=time.time() + 60)
+        self.send("credit", win=win, bytes=credit)
+
     def send_raw(self, data: bytes) -> None:
         assert self.peer is not None, "nothing received yet: no route to the satellite"
         self.socket.send_multipart([self.peer, data])
@@ -223,8 +228,7 @@ def test_an_ack_removes_exactly_the_acked_summaries(link):
         sat.spool.add(i % 2, body(f"s{i}"))
     sat.start()
     ground.recv()
-    ground.send("aos", win=1, until=time.time() + 60)
-    ground.send("credit", win=1, bytes=100_000)
+    ground.open_window(1, 100_000)
     assert sorted(m["seq"] for m in (ground.recv() for _ in range(5)) if m["t"] == "summary") == [1, 2, 3, 4]
 
     ground.send("ack", seqs=[2, 4])
@@ -242,8 +246,7 @@ def test_an_unacknowledged_summary_is_sent_again_after_resend_s(link):
     sat.spool.add(0, body("destroyed", 1))
     sat.start()
     ground.recv()
-    ground.send("aos", win=1, until=time.time() + 60)
-    ground.send("credit", win=1, bytes=100_000)
+    ground.open_window(1, 100_000)
     assert ground.recv()["t"] == "hello"
     first = ground.recv()
     t0 = ground.received[-1][0]
@@ -267,8 +270,7 @@ def test_los_stops_sending_until_the_next_window(link):
     hello_size = size("hello", sat="sat-1", model="tiny", prec="fp16", spooled=2, last_cmd=0, inc=sat.spool.inc)
     sat.start()
     ground.recv()
-    ground.send("aos", win=1, until=time.time() + 60)
-    ground.send("credit", win=1, bytes=hello_size + sizes[1] + sizes[2] - 1)
+    ground.open_window(1, hello_size + sizes[1] + sizes[2] - 1)
     assert [(m["t"], m.get("seq")) for m in (ground.recv(), ground.recv())] == [("hello", None), ("summary", 1)]
     ground.send("los", win=1)                  # seq 2 was one byte short; now the window is gone
     ground.send("credit", win=1, bytes=100_000)    # a late grant for the closed window
@@ -307,8 +309,7 @@ def test_malformed_frames_are_counted_and_the_link_goes_on(link):
     assert sat.telemetry.values["frames_dropped"] == len(malformed)
     assert sat.spooled() == [1]                                              # the bad ack removed nothing
 
-    ground.send("aos", win=1, until=time.time() + 60)
-    ground.send("credit", win=1, bytes=100_000)
+    ground.open_window(1, 100_000)
     assert [ground.recv()["t"] for _ in range(2)] == ["hello", "summary"]
     report = ground.recv()
     assert report["t"] == "telemetry" and report["sat"] == "sat-1"
@@ -323,8 +324,7 @@ def test_telemetry_reports_the_unspent_credit(link):
     sat.spool.add(0, body("destroyed", 1))
     sat.start()
     ground.recv()
-    ground.send("aos", win=1, until=time.time() + 60)
-    ground.send("credit", win=1, bytes=10_000)
+    ground.open_window(1, 10_000)
     frames = [ground.recv_sized() for _ in range(3)]
     assert [m["t"] for m, _ in frames] == ["hello", "summary", "telemetry"]
     spent_before_report = frames[0][1] + frames[1][1]

@@ -33,7 +33,7 @@ def many_buildings() -> np.ndarray:
 def test_flagged_scene_carries_ood_and_is_capped(rigs, banded_model_dir, tmp_path, geo):  # noqa: F811
     rig = rigs(tmp_path, engine(Manifest.load(banded_model_dir), "fp32", tmp_path), geo.reference)
     cap = PostprocessSection().ood_max_listed
-    rig.pipeline.guard = guard.Guard(bounds={"building": (0.0, 0.01), "unsure": (0.0, 1.0)})
+    rig.pipeline.ood_guard = guard.Guard(bounds={"building": (0.0, 0.01), "unsure": (0.0, 1.0)})
     scene(rig.inbox, "crowded", pixels=many_buildings())
     rig.pipeline.start()
     wait_for(lambda: rig.out() == 1, 20, "the scene spooled")
@@ -47,7 +47,7 @@ def test_flagged_scene_carries_ood_and_is_capped(rigs, banded_model_dir, tmp_pat
 
 def test_scene_in_range_is_not_flagged(rigs, banded_model_dir, tmp_path, geo):  # noqa: F811
     rig = rigs(tmp_path, engine(Manifest.load(banded_model_dir), "fp32", tmp_path), geo.reference)
-    rig.pipeline.guard = guard.Guard(bounds={"building": (0.0, 0.5)})
+    rig.pipeline.ood_guard = guard.Guard(bounds={"building": (0.0, 0.5)})
     scene(rig.inbox, "crowded", pixels=many_buildings())
     rig.pipeline.start()
     wait_for(lambda: rig.out() == 1, 20, "the scene spooled")
