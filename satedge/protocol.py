@@ -9,7 +9,10 @@ cannot claim more items than its bytes could hold.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -70,6 +73,11 @@ MIN_CLASS_DEFAULT = 2
 OOD_KEY = "ood"
 OOD_MAX_NAMES = 8
 OOD_MAX_NAME_LEN = 16
+
+# Optional body keys `cov` and `po` (docs/protocol.md, "Reference coverage"): how much of the scene the pre-event
+# reference covered, and which listed buildings were graded from the post image alone.
+COVERAGE_KEY = "cov"      # int 0..100: percent of the scene's pixels with a pre-event view
+POST_ONLY_KEY = "po"      # str: base64 of a bitmap over the rows of `b`, bit i (LSB first) = row i is post-only
 
 # Ranges of a summary's fields (docs/protocol.md, "Summary body"): what is outside is dropped, never stored.
 ACQ_MIN, ACQ_MAX = 0.0, 253402300799.0   # Unix seconds from 1970 to the end of year 9999 (what ISO 8601 shows)
@@ -183,7 +191,36 @@ def validate_body(body: dict[str, Any]) -> None:
             raise FrameError("malformed", "body.b")
     if OOD_KEY in body and not _valid_ood(body[OOD_KEY]):
         raise FrameError("malformed", "body.ood")
+    if COVERAGE_KEY in body and not (_is(body[COVERAGE_KEY], INT) and 0 <= body[COVERAGE_KEY] <= 100):
+        raise FrameError("range", "body.cov")
+    if POST_ONLY_KEY in body:
+        post_only_rows(body)
     check_storable(body, "body")
+
+
+def post_only_bitmap(flags: Sequence[bool]) -> str:
+    """`po` for the rows of `b`: a bitmap (row i is bit i % 8 of byte i // 8) in base64, ~0.17 bytes a row."""
+    bits = sum(1 << i for i, flag in enumerate(flags) if flag)
+    return base64.b64encode(bits.to_bytes((len(flags) + 7) // 8, "little")).decode("ascii")
+
+
+def post_only_rows(body: dict[str, Any]) -> list[bool]:
+    """Per row of `b`, whether it was graded post-only (`FrameError` if `po` does not fit `b`); all False
+    without `po` (a scene seen whole by the reference, or a satellite older than the key)."""
+    rows = len(body["b"])
+    text = body.get(POST_ONLY_KEY)
+    if text is None:
+        return [False] * rows
+    try:
+        raw = base64.b64decode(text, validate=True) if isinstance(text, str) else None
+    except (binascii.Error, ValueError):
+        raw = None
+    if raw is None or len(raw) != (rows + 7) // 8:
+        raise FrameError("malformed", "body.po")
+    bits = int.from_bytes(raw, "little")
+    if bits >> rows:
+        raise FrameError("malformed", "body.po has bits past the last row")
+    return [bool(bits >> i & 1) for i in range(rows)]
 
 
 def _valid_ood(value: Any) -> bool:

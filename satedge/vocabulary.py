@@ -1,4 +1,4 @@
-"""The words every part of satedge shares: damage classes, model precisions, time stamps, F1.
+"""The words every part of satedge shares: damage classes, grading basis, precisions, time stamps, F1.
 
 Defined once here so that the satellite, the ground, the simulation and
 training cannot drift apart on what "class 3" or "int8" means.
@@ -14,6 +14,16 @@ DAMAGE_CLASSES: dict[int, str] = {1: "no-damage", 2: "minor-damage", 3: "major-d
 CLASS_NAMES: tuple[str, ...] = tuple(DAMAGE_CLASSES.values())
 CLASS_OF: dict[str, int] = {name: cls for cls, name in DAMAGE_CLASSES.items()}
 MODEL_CLASSES: tuple[str, ...] = ("background", *CLASS_NAMES)
+
+# How a building was graded (docs/protocol.md, "Reference coverage"): with a pre-event view, or from the
+# post image alone where the onboard reference has none.
+PRE_POST, POST_ONLY = "pre+post", "post-only"
+
+
+def basis(post_only: bool) -> str:
+    """The name of a building's grading basis."""
+    return POST_ONLY if post_only else PRE_POST
+
 
 # Precisions a model zoo entry can hold, and the names a command or configuration may use
 # (`int8` means the manifest's default INT8).
