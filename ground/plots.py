@@ -14,7 +14,7 @@ from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from satedge.vocabulary import CLASS_NAMES  # noqa: E402
+from satedge.vocabulary import CLASS_NAMES, POST_ONLY  # noqa: E402
 
 # The report's parts as ground.report.build_report makes them: JSON documents.
 Report = dict[str, Any]
@@ -109,13 +109,18 @@ def timeline(report: Report, summaries: Rows, features: Rows, path: Path) -> str
 
 
 def damage_map(report: Report, summaries: Rows, features: Rows, path: Path) -> str:
-    """Every reported building at its centroid, coloured by damage class."""
+    """Every reported building at its centroid, coloured by damage class; hollow if graded post-only."""
     fig, ax = plt.subplots(figsize=(7, 6))
     for cls in (1, 2, 3, 4):
-        pts = [f["geometry"]["coordinates"] for f in features if f["properties"]["cls"] == cls]
-        if pts:
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=10, color=CLASS_COLOURS[cls],
-                       edgecolor="k", linewidth=0.2, label=f"{CLASS_NAMES[cls - 1]} ({len(pts)})")
+        mine = [f for f in features if f["properties"]["cls"] == cls]
+        for hollow in (False, True):
+            pts = [f["geometry"]["coordinates"] for f in mine if (f["properties"]["basis"] == POST_ONLY) == hollow]
+            if not pts:
+                continue
+            label = f"{CLASS_NAMES[cls - 1]}{', post-only' if hollow else ''} ({len(pts)})"
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=10, label=label, linewidth=0.8 if hollow else 0.2,
+                       facecolor="none" if hollow else CLASS_COLOURS[cls],
+                       edgecolor=CLASS_COLOURS[cls] if hollow else "k")
     for s in summaries:
         lon0, lat0, lon1, lat1 = s["body"]["bbox"]
         ax.add_patch(Rectangle((lon0, lat0), lon1 - lon0, lat1 - lat0, fill=False, lw=0.5, color="#777"))

@@ -22,8 +22,8 @@ import numpy as np
 from satedge import protocol, readonly
 from satedge.errors import UserError
 from satedge.logs import event
-from satedge.protocol import ACQ_MAX, ACQ_MIN, FrameError, validate_summary
-from satedge.vocabulary import CLASS_NAMES, iso
+from satedge.protocol import ACQ_MAX, ACQ_MIN, FrameError, post_only_rows, validate_summary
+from satedge.vocabulary import CLASS_NAMES, basis, iso
 
 log = logging.getLogger("ground.report")
 
@@ -36,6 +36,22 @@ Json = dict[str, Any]
 # The summary body's out-of-distribution flag (docs/protocol.md, onboard/guard.py): the map marks the scenes
 # it flags, the report lists them, each building in the GeoJSON carries it.
 OOD_KEY = protocol.OOD_KEY
+
+# The summary body's reference coverage (docs/protocol.md, "Reference coverage"): how much of the scene had a
+# pre-event view (`cov`, absent from an older satellite: all of it) and which listed buildings were graded from
+# the post image alone (`po`). The report totals them, each scene and building carries them.
+COVERAGE_KEY = protocol.COVERAGE_KEY
+FULL_COVERAGE = 100
+
+
+def coverage(body: Json) -> int:
+    """Percent of the scene the pre-event reference covered (a satellite older than `cov` always had it all)."""
+    return int(body.get(COVERAGE_KEY, FULL_COVERAGE))
+
+
+def _reference(body: Json) -> Json:
+    """A scene's coverage, its listed buildings, and how many of them were graded post-only."""
+    return {"coverage": coverage(body), "listed": len(body["b"]), "post_only": sum(post_only_rows(body))}
 
 
 def summaries(db: sqlite3.Connection, after: int = 0, body: bool = True, log_bad: bool = True) -> list[Json]:
@@ -124,7 +140,8 @@ def buildings(summaries: list[Json]) -> list[Json]:
     features = []
     for s in summaries:
         lon0, lat0 = s["body"]["bbox"][:2]
-        for dlon, dlat, cls, area, conf in s["body"]["b"]:
+        scene_coverage = coverage(s["body"])
+        for (dlon, dlat, cls, area, conf), post_only in zip(s["body"]["b"], post_only_rows(s["body"])):
             features.append({
                 "type": "Feature",
                 "geometry": {"type": "Point",
@@ -133,7 +150,8 @@ def buildings(summaries: list[Json]) -> list[Json]:
                                "scene": s["scene"], "satellite": s["satellite"], "seq": s["seq"],
                                "acquired": iso(s["acq"]), "received": iso(s["received"]),
                                "latency_s": round(s["received"] - s["acq"], 3),
-                               "ood": s["body"].get(OOD_KEY, [])}})
+                               "ood": s["body"].get(OOD_KEY, []),
+                               "basis": basis(post_only), "coverage": scene_coverage}})
     return features
 
 
@@ -144,12 +162,28 @@ def out_of_distribution(summaries: list[Json]) -> list[Json]:
             for s in summaries if s["body"].get(OOD_KEY)]
 
 
+def reference_coverage(summaries: list[Json]) -> Json:
+    """How much the pre-event reference saw: scenes by coverage, listed buildings by basis, and every scene it
+    did not see whole (their buildings graded post-only had no before to compare with: less certain)."""
+    seen = [{"satellite": s["satellite"], "seq": s["seq"], "scene": s["scene"], "buildings": sum(s["body"]["n"]),
+             **_reference(s["body"])} for s in summaries]
+    post_only = sum(r["post_only"] for r in seen)
+    return {"scenes_full": sum(r["coverage"] == FULL_COVERAGE for r in seen),
+            "scenes_partial": sum(0 < r["coverage"] < FULL_COVERAGE for r in seen),
+            "scenes_none": sum(r["coverage"] == 0 for r in seen),
+            "buildings_pre_post": sum(r["listed"] for r in seen) - post_only,
+            "buildings_post_only": post_only,
+            # `cov` is rounded: a scene at 100 % may still hold a post-only building on a sliver without a view
+            "scenes": [r for r in seen if r["coverage"] < FULL_COVERAGE or r["post_only"]]}
+
+
 def scenes(summaries: list[Json]) -> list[Json]:
-    """One record per summary for the map: the scene's footprint, its counts per class, where it came from."""
+    """One record per summary for the map: the scene's footprint, its counts per class, where it came from,
+    how much of it the reference covered and how many of its listed buildings were graded post-only."""
     return [{"scene": s["scene"], "satellite": s["satellite"], "seq": s["seq"], "bbox": s["body"]["bbox"],
              "n": dict(zip(CLASS_NAMES, s["body"]["n"])), "model": s["model"], "prec": s["prec"],
              "acquired": iso(s["acq"]), "received": iso(s["received"]),
-             "ood": bool(s["body"].get(OOD_KEY))}
+             "ood": bool(s["body"].get(OOD_KEY)), **_reference(s["body"])}
             for s in summaries]
 
 
@@ -187,6 +221,7 @@ def build_report(db_path: Path) -> tuple[Json, list[Json], list[Json]]:
         "scenes": sorted({s["scene"] for s in stored}),
         "buildings": len(features),
         "out_of_distribution": out_of_distribution(stored),
+        "reference_coverage": reference_coverage(stored),
         "bytes": {"summaries": summary_bytes, "link_total": link_bytes, "raw_imagery": raw,
                   "raw_per_summary_byte": round(raw / summary_bytes, 1) if summary_bytes else None},
         "passes": windows,
@@ -233,8 +268,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the report and say in one line what it covers."""
     report = write_report(args.db, args.out)
-    flagged = len(report["out_of_distribution"])
+    reference = report["reference_coverage"]
+    notes = {"scene(s) flagged out of distribution": len(report["out_of_distribution"]),
+             "scene(s) with partial or no pre-event reference": reference["scenes_partial"] + reference["scenes_none"],
+             "building(s) graded post-only": reference["buildings_post_only"]}
     print(f"{report['summaries']} summaries from {len(report['satellites'])} satellite(s), "
           f"{report['buildings']} buildings, {len(report['passes'])} windows"
-          f"{f', {flagged} scene(s) flagged out of distribution' if flagged else ''} -> {args.out}")
+          + "".join(f", {count} {what}" for what, count in notes.items() if count) + f" -> {args.out}")
     return 0

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from ground.report import build_report, write_report
-from ground.store import command_results, stored_count
+from ground.store import Store, command_results, stored_count
 from satedge.config import to_toml
 from satedge.processes import free_port
+from satedge.protocol import post_only_bitmap, validate_body
 from tests.console.http import post
 from tests.ground.conftest import StationProcess
+from tests.ground.minisat import summary_body
 from tests.onboard.conftest import ORIGIN, REF_SIZE, RES, DaemonProcess, texture, write_tiff
 from tests.onboard.test_pipeline import banded_model_dir, buildings_scene  # noqa: F401  (a fixture)
 
@@ -185,4 +187,29 @@ def test_report_html_is_the_same_map_offline(run, page, tmp_path):
     expected = SCENES * LISTED_PER_SCENE
     page.wait_for_selector(f"#building-count[data-count='{expected}']", timeout=WAIT_MS)
     assert page.locator("path.building").count() == expected
+    assert not page.errors
+
+
+def test_post_only_buildings_are_hollow_and_say_so(page, tmp_path):
+    """report.html (the console's own map code) of a scene the reference covered 55 % and an older satellite's."""
+    partly = summary_body(1) | {"cov": 55, "po": post_only_bitmap([False, True, True])}
+    validate_body(partly)
+    store = Store(tmp_path / "ground.sqlite")
+    store.add_summaries([dict(satellite="sat-1", seq=seq, prio=0, received=body["acq"] + 60, win=1, bytes=300,
+                              body=body) for seq, body in ((1, partly), (2, summary_body(2)))])
+    store.close()
+    write_report(tmp_path / "ground.sqlite", tmp_path / "report")
+    page.goto((tmp_path / "report" / "report.html").as_uri())
+    page.wait_for_selector("#building-count[data-count='6']", timeout=WAIT_MS)
+    assert page.locator("path.building.post-only").count() == 2
+    legend = page.locator(".legend").inner_text()
+    assert "graded post-only (no pre-event view) 2" in legend, legend
+    assert "1 scene(s) with partial or no pre-event reference" in legend, legend
+    page.locator("path.building.post-only").first.dispatch_event("click")
+    popup = page.locator(".leaflet-popup-content").inner_text(timeout=WAIT_MS)
+    assert "graded post-only (no pre-event view)" in popup and "55 % of the scene" in popup, popup
+    page.locator("path.scene.partial-reference").dispatch_event("click")
+    popup = page.locator(".leaflet-popup-content", has_text="listed").inner_text(timeout=WAIT_MS)
+    assert "55 % of the scene" in popup and "2 of 3 listed" in popup, popup
+    assert page.locator("path.scene.partial-reference").count() == 1
     assert not page.errors

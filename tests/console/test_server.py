@@ -16,6 +16,8 @@ import pytest
 from ground.console.server import MAX_STREAMS, load_token
 from satedge.errors import UserError
 from satedge.processes import free_port
+from satedge.protocol import post_only_bitmap, validate_body
+from satedge.vocabulary import POST_ONLY, PRE_POST
 from tests.conftest import run_cli
 from tests.console.http import get, post
 from tests.ground.conftest import StationProcess, write_config
@@ -125,6 +127,27 @@ def test_hanging_pages_neither_stall_the_station_nor_take_more_than_their_share(
     finally:
         for sock in hanging:
             sock.close()
+
+
+def test_the_map_api_says_what_the_reference_covered(station, tmp_path):
+    """Through the real station: a summary with `cov` and `po` and an older satellite's without them."""
+    _, address, url = station()
+    partly = summary_body(1) | {"cov": 55, "po": post_only_bitmap([False, True, False])}
+    validate_body(partly)
+    sat = MiniSat(address, "sat-1")
+    try:
+        sat.downlink({1: pack("summary", seq=1, prio=0, body=partly),
+                      2: pack("summary", seq=2, prio=0, body=summary_body(2))}, timeout_s=20)
+    finally:
+        sat.close()
+    status, body = get(url + "/api/map")
+    assert status == 200
+    on_map = json.loads(body)
+    assert {s["scene"]: (s["coverage"], s["post_only"]) for s in on_map["scenes"]} == {
+        "scene-001": (55, 1), "scene-002": (100, 0)}
+    assert sorted((b["properties"]["scene"], b["properties"]["basis"]) for b in on_map["buildings"]) == [
+        ("scene-001", POST_ONLY), ("scene-001", PRE_POST), ("scene-001", PRE_POST),
+        ("scene-002", PRE_POST), ("scene-002", PRE_POST), ("scene-002", PRE_POST)]
 
 
 def test_the_token_is_made_once_readable_by_its_owner_only(tmp_path):

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from PIL import Image
 
 from ground.report import write_report
-from ground.store import Store, command_results, connect, queue_command
+from ground.store import Store, command_results, connect, queue_command, stored_summaries
 from satedge.errors import UserError
+from satedge.protocol import (
+    POST_ONLY_KEY,
+    SAT_TO_GROUND,
+    decode,
+    encode,
+    post_only_bitmap,
+    post_only_rows,
+    validate_body,
+)
+from satedge.vocabulary import POST_ONLY, PRE_POST
 from tests.conftest import run_cli
 
 T0 = 1_700_000_000.0
@@ -135,3 +146,102 @@ def test_command_ids_are_never_reused(tmp_path):
     db = connect(tmp_path / "g.sqlite")  # a new process, as after a restart
     assert queue_command(db, "set_min_class", {"cls": 2}) == first + 1
     db.close()
+
+
+def _covered(scene: str, rows: int, **coverage) -> dict:
+    """A body as a satellite of this version (or, without `cov`/`po`, an older one) sends it, checked by the
+    protocol: `po` comes from `post_only` through the real encoder, never hand-typed base64."""
+    post_only = coverage.pop("post_only", None)
+    b = [[1_000 * k, 500 * k, 4 if k % 2 else 3, 100 + k, 80] for k in range(rows)]
+    made = body(scene, T0, b) | coverage
+    if post_only is not None:
+        made[POST_ONLY_KEY] = post_only_bitmap(post_only)
+    validate_body(made)
+    return made
+
+
+# scene -> (its body's extras, what the report must say: coverage, post-only rows)
+COVERED = {
+    "older": ({}, 100, [False, False]),                                     # a satellite older than cov/po
+    "full": ({"cov": 100}, 100, [False, False, False]),
+    "mixed": ({"cov": 40, "post_only": [True, False, True, False, False, False, False, False, True]}, 40,
+              [True, False, True, False, False, False, False, False, True]),   # 9 rows: a 2-byte bitmap
+    "none": ({"cov": 0, "post_only": [True, True]}, 0, [True, True]),
+    "rounded": ({"cov": 100, "post_only": [False, True]}, 100, [False, True]),   # 99.6 % sent as 100
+}
+
+
+@pytest.fixture
+def covered_store(tmp_path):
+    """The bodies of COVERED, each through a real frame (encode, decode as the station does) into a real store."""
+    path = tmp_path / "ground.sqlite"
+    store = Store(path)
+    frames = [encode("summary", T0, seq=seq, prio=0, body=_covered(scene, len(rows), **extras))
+              for seq, (scene, (extras, _, rows)) in enumerate(COVERED.items(), 1)]
+    decoded = [decode(f, SAT_TO_GROUND) for f in frames]
+    assert store.add_summaries([dict(satellite="sat-1", seq=m["seq"], prio=0, received=T0 + 60, win=1,
+                                     bytes=len(f), body=m["body"]) for m, f in zip(decoded, frames)]) == [True] * 5
+    store.close()
+    return path
+
+
+def test_the_store_keeps_coverage_and_post_only_rows_as_sent(covered_store):
+    stored = {s["body"]["scene"]: s["body"] for s in stored_summaries(covered_store)}
+    assert "cov" not in stored["older"] and "po" not in stored["older"] and "po" not in stored["full"]
+    for scene, (_, cov, rows) in COVERED.items():
+        assert stored[scene].get("cov", 100) == cov and post_only_rows(stored[scene]) == rows, scene
+
+
+def test_report_shows_coverage_and_post_only_buildings(covered_store, tmp_path):
+    report = write_report(covered_store, tmp_path / "report")
+    reference = report["reference_coverage"]
+    assert (reference["scenes_full"], reference["scenes_partial"], reference["scenes_none"]) == (3, 1, 1)
+    assert reference["buildings_post_only"] == 6 and reference["buildings_pre_post"] == 18 - 6
+    assert reference["scenes"] == [
+        {"satellite": "sat-1", "seq": 3, "scene": "mixed", "buildings": 12, "coverage": 40, "listed": 9,
+         "post_only": 3},
+        {"satellite": "sat-1", "seq": 4, "scene": "none", "buildings": 5, "coverage": 0, "listed": 2, "post_only": 2},
+        {"satellite": "sat-1", "seq": 5, "scene": "rounded", "buildings": 5, "coverage": 100, "listed": 2,
+         "post_only": 1}]
+
+    features = json.loads((tmp_path / "report" / "damage.geojson").read_text())["features"]
+    by_scene: dict[str, list] = {}
+    for f in features:
+        by_scene.setdefault(f["properties"]["scene"], []).append(f["properties"])
+    for scene, (_, cov, rows) in COVERED.items():   # each building in the order of `b`: row i is bit i
+        assert [p["basis"] for p in by_scene[scene]] == [POST_ONLY if po else PRE_POST for po in rows], scene
+        assert {p["coverage"] for p in by_scene[scene]} == {cov}, scene
+    mixed = by_scene["mixed"]
+    assert [p["area_m2"] for p in mixed if p["basis"] == POST_ONLY] == [100, 102, 108]
+
+    page = (tmp_path / "report" / "report.html").read_text()
+    inlined = page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
+    on_map = {s["scene"]: s for s in json.loads(inlined.replace("<\\/", "</"))["scenes"]}
+    assert {k: (s["coverage"], s["listed"], s["post_only"]) for k, s in on_map.items()} == {
+        "older": (100, 2, 0), "full": (100, 3, 0), "mixed": (40, 9, 3), "none": (0, 2, 2), "rounded": (100, 2, 1)}
+
+
+def test_report_cli_says_what_the_reference_did_not_cover(covered_store, tmp_path):
+    done = run_cli("report", "--db", str(covered_store), "--out", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stderr
+    assert ", 2 scene(s) with partial or no pre-event reference, 6 building(s) graded post-only -> " in done.stdout
+
+
+def test_a_report_of_older_satellites_only_has_no_post_only_building(store_path, tmp_path):
+    report = write_report(store_path, tmp_path / "report")
+    assert report["reference_coverage"] == {"scenes_full": 10, "scenes_partial": 0, "scenes_none": 0,
+                                            "buildings_pre_post": 20, "buildings_post_only": 0, "scenes": []}
+    features = json.loads((tmp_path / "report" / "damage.geojson").read_text())["features"]
+    assert {(f["properties"]["basis"], f["properties"]["coverage"]) for f in features} == {(PRE_POST, 100)}
+
+
+def test_a_stored_post_only_bitmap_that_does_not_fit_is_left_out(covered_store, tmp_path):
+    db = sqlite3.connect(covered_store)
+    with db:   # a row edited by hand: `po` for 2 rows on the 9 rows of "mixed"
+        body_of = json.loads(db.execute("SELECT body FROM summaries WHERE scene = 'mixed'").fetchone()[0])
+        body_of["po"] = post_only_bitmap([True, True])
+        db.execute("UPDATE summaries SET body = ? WHERE scene = 'mixed'", (json.dumps(body_of),))
+    db.close()
+    report = write_report(covered_store, tmp_path / "report")
+    assert report["summaries"] == 4 and "mixed" not in report["scenes"]
+    assert report["reference_coverage"]["buildings_post_only"] == 3
