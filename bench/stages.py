@@ -58,12 +58,13 @@ def measure(spec: dict, budget) -> dict:
         timed("stitch", lambda: [stitcher.put(t, dict(zip(engine.layers, out))) for t, out in zip(grid, outputs)])
         found = timed("buildings", lambda: postprocess.buildings(
             stitcher["classes"], stitcher["confidence"], scene.crs, scene.transform, post_cfg.split_m,
-            post_cfg.min_area_m2))
+            post_cfg.min_area_m2, scene.coverage))
 
         def summary():
             body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                             found, model=manifest.name, precision=engine.precision,
-                                            raw_bytes=scene.raw_bytes, min_class=post_cfg.min_class)
+                                            raw_bytes=scene.raw_bytes, min_class=post_cfg.min_class,
+                                            coverage=scene.coverage_share)
             protocol.encode("summary", 0.0, seq=1, prio=protocol.priority(body["n"]), body=body)
             return body
 

@@ -13,6 +13,12 @@ own grid (same CRS and pixel size, whole-pixel offset) the window is read
 as it is, which gives the same pixels at a fraction of the cost. Both are
 decoded straight into the scene's `[6, H, W]` array (pre, then post: the
 model's channel order), so nothing is copied or transposed after decoding.
+
+A scene the reference covers only partly, or not at all, is still read:
+where there is no pre-event view (outside the mosaic, or its no-data) the
+pre pixels are `NO_PRE_FILL` in all three bands, the input the model was
+trained to grade from the post image alone (docs/onboard.md, "Partial
+reference coverage"), and `Scene.coverage` says which pixels had a view.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+import cv2
 import numpy as np
 import rasterio
 from affine import Affine
 from numpy.typing import NDArray
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.env import set_gdal_config
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
@@ -51,6 +58,7 @@ ACQUISITION_TAGS = ("ACQUISITION_TIME", "TIFFTAG_DATETIME")
 SCENE_ID_TAG = "SCENE_ID"      # else the file name without its suffix
 BANDS = 3
 ALIGNED_TOLERANCE = 1e-6     # of a pixel: grids closer than this are the same grid
+NO_PRE_FILL = 0              # pre pixels without a pre-event view: what the model learned means "no view"
 
 
 class BadScene(Exception):
@@ -72,6 +80,9 @@ class Scene:
     acquired: float
     raw_bytes: int
     identity: str = ""   # what the spool knows the scene by (`identity`), not its file name
+    # pixels with a pre-event view (`[H, W]` bool), or None when every pixel has one (`coverage_share` 1)
+    coverage: NDArray[np.bool_] | None = None
+    coverage_share: float = 1.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -178,26 +189,39 @@ class Reference:
                             f"(has {ds.count} bands, {ds.dtypes[0]}, crs {ds.crs})")
         self.path = path
 
-    def covers(self, crs: CRS, bounds: tuple[float, float, float, float]) -> bool:
-        """Whether the footprint `bounds` (in `crs`) lies inside the mosaic, give or take one mosaic pixel."""
+        # a reference with no no-data marks (no nodata value, mask or alpha) has data wherever it has pixels
+        self.all_valid = all(flags == [MaskFlags.all_valid] for flags in ds.mask_flag_enums[:BANDS])
+
+    def overlap(self, crs: CRS, bounds: tuple[float, float, float, float]) -> str:
+        """How the footprint `bounds` (in `crs`) lies against the mosaic's extent: `inside` (give or take one
+        mosaic pixel), `partly` or `outside`."""
         footprint: tuple[float, float, float, float] = transform_bounds(crs, self.dataset.crs, *bounds)
         left, bottom, right, top = footprint
         ref = self.dataset.bounds
         slack = max(abs(self.dataset.transform.a), abs(self.dataset.transform.e))
-        inside: bool = (left >= ref.left - slack and right <= ref.right + slack
-                        and bottom >= ref.bottom - slack and top <= ref.top + slack)
-        return inside
+        if (left >= ref.left - slack and right <= ref.right + slack
+                and bottom >= ref.bottom - slack and top <= ref.top + slack):
+            return "inside"
+        if left >= ref.right or right <= ref.left or bottom >= ref.top or top <= ref.bottom:
+            return "outside"
+        return "partly"
 
-    def window(self, crs: CRS, transform: Affine, out: NDArray[np.uint8]) -> None:
-        """Fill `out` (`[3, H, W]` u8) with the reference on the scene's grid."""
+    def window(self, crs: CRS, transform: Affine, out: NDArray[np.uint8], overlap: str = "inside") -> None:
+        """Fill `out` (`[3, H, W]` u8) with the reference on the scene's grid; `NO_PRE_FILL` where it has no
+        data (`overlap` from `overlap()`: nothing is read for a scene outside the mosaic)."""
+        if overlap == "outside":
+            out.fill(NO_PRE_FILL)
+            return
         bands = list(range(1, BANDS + 1))
         aligned = self._aligned_window(crs, transform, *out.shape[1:])
-        if aligned is not None:
+        if aligned is not None and self.all_valid:
             self.dataset.read(bands, out=out, window=aligned)
             return
         with WarpedVRT(self.dataset, crs=crs, transform=transform, width=out.shape[2], height=out.shape[1],
                        resampling=Resampling.bilinear) as vrt:
             vrt.read(bands, out=out)
+            if overlap != "inside" or not self.all_valid:
+                out[:, vrt.dataset_mask() == 0] = NO_PRE_FILL
 
     def _aligned_window(self, crs: CRS, transform: Affine, height: int, width: int) -> Window | None:
         """The reference's own window under the scene, if the scene lies on the reference's grid."""
@@ -221,8 +245,8 @@ class Reference:
 class Reader:
     """Validates and decodes one inbox file at a time."""
 
-    def __init__(self, reference: Reference, max_side: int, max_pixels: int):
-        self.reference = reference
+    def __init__(self, reference: Reference | None, max_side: int, max_pixels: int):
+        self.reference = reference   # None: no pre-event imagery at all, every scene is graded post-only
         self.max_side, self.max_pixels = max_side, max_pixels
 
     def read(self, path: Path, arrived: float) -> Scene:
@@ -238,16 +262,20 @@ class Reader:
                 crs, transform, bounds = ds.crs, ds.transform, ds.bounds
                 if ds.dtypes[0] != "uint8":
                     self._refuse_pixels(ds.read())
-                if not self.reference.covers(crs, bounds):
-                    raise BadScene("outside the reference mosaic's coverage")
+                overlap = self.reference.overlap(crs, bounds) if self.reference is not None else "outside"
                 pixels = np.empty((2 * BANDS, ds.height, ds.width), dtype=np.uint8)
                 ds.read(out=pixels[BANDS:])
         except RasterioError as exc:
             raise BadScene(f"not a readable GeoTIFF (truncated or corrupt): {str(exc).splitlines()[0]}") from None
-        self.reference.window(crs, transform, pixels[:BANDS])
+        if self.reference is None:
+            pixels[:BANDS].fill(NO_PRE_FILL)
+        else:
+            self.reference.window(crs, transform, pixels[:BANDS], overlap)
+        coverage, share = pre_coverage(pixels[:BANDS])
         return Scene(id=tags.get(SCENE_ID_TAG) or path.stem, path=path, pixels=pixels, crs=crs,
                      transform=transform, acquired=arrived if tagged is None else tagged,
-                     raw_bytes=int(pixels[BANDS:].nbytes), identity=identity(path, tags, tagged))
+                     raw_bytes=int(pixels[BANDS:].nbytes), identity=identity(path, tags, tagged),
+                     coverage=coverage, coverage_share=share)
 
     @staticmethod
     def _refuse_pixels(pixels: NDArray[Any]) -> NoReturn:
@@ -273,6 +301,20 @@ class Reader:
             raise BadScene("no georeferencing (CRS and geotransform are required)")
         if ds.transform.b != 0 or ds.transform.d != 0:
             raise BadScene("rotated geotransform: only north-up scenes are supported")
+
+
+def pre_coverage(pre: NDArray[np.uint8]) -> tuple[NDArray[np.bool_] | None, float]:
+    """(pixels with a pre-event view, their share): a pixel has one unless all three bands are `NO_PRE_FILL`.
+
+    Read from the pixels, so a mosaic whose gaps are black without a no-data mark counts them as gaps too
+    (a real pixel black in all three bands is rare, and the model sees it as no view anyway). About 1 ms for
+    2048²; None (and 1.0) when every pixel has a view, the usual case, so nothing is kept.
+    """
+    seen = cv2.bitwise_or(cv2.bitwise_or(pre[0], pre[1]), pre[2])
+    covered = cv2.countNonZero(seen)
+    if covered == seen.size:
+        return None, 1.0
+    return seen != NO_PRE_FILL, covered / seen.size
 
 
 def quarantine(path: Path, folder: Path, reason: str) -> Path:

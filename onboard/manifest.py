@@ -54,6 +54,8 @@ class PrecisionEntry(_Strict):
     bin: str
     sha256: dict[str, str]                 # {"xml": ..., "bin": ...}
     scores: dict[str, Any] = Field(default_factory=dict)     # held-out xView2 numbers (satedge evaluate)
+    # the same held-out scenes with less of a pre-event view (`satedge evaluate --pre none|half`)
+    scores_by_pre: dict[str, Any] = Field(default_factory=dict)
     bench: dict[str, Any] = Field(default_factory=dict)      # throughput measured by satedge bench
 
 

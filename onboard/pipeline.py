@@ -38,7 +38,7 @@ from onboard.spool import Spool, Unwritable
 from onboard.telemetry import Telemetry
 from satedge.clock import SimClock
 from satedge.logs import event
-from satedge.protocol import priority
+from satedge.protocol import COVERAGE_KEY, priority
 
 log = logging.getLogger("satedge.onboard.pipeline")
 
@@ -269,14 +269,15 @@ class Pipeline:
     def _summarise(self, scene: ingest.Scene, job: SceneJob) -> None:
         cfg = self.postprocess_cfg
         found = postprocess.buildings(job.stitcher["classes"], job.stitcher["confidence"], scene.crs,
-                                      scene.transform, cfg.split_m, cfg.min_area_m2)
+                                      scene.transform, cfg.split_m, cfg.min_area_m2, scene.coverage)
         height, width = job.stitcher.height, job.stitcher.width
         ood = self.ood_guard.check(guard.statistics(job.stitcher["classes"], job.stitcher["confidence"])) \
             if self.ood_guard is not None else []
         body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                         found, model=self.engine.name, precision=job.precision,
                                         raw_bytes=scene.raw_bytes, min_class=self.min_class,
-                                        ood=ood, ood_max_listed=cfg.ood_max_listed)
+                                        coverage=scene.coverage_share, ood=ood,
+                                        ood_max_listed=cfg.ood_max_listed)
         if ood:
             self.telemetry.count("scenes_ood")
         prio = priority(body["n"])
@@ -285,5 +286,5 @@ class Pipeline:
         self.telemetry.tiles_done(job.tiles)
         self.telemetry.count("scenes_out")
         event(log, "scene summarised", scene=scene.id, seq=seq, prio=prio, prec=job.precision,
-              buildings=body["n"], listed=len(body["b"]), ood=ood, tiles=job.tiles,
+              buildings=body["n"], listed=len(body["b"]), coverage=body[COVERAGE_KEY], ood=ood, tiles=job.tiles,
               ms=round((time.monotonic() - job.started) * 1000))

@@ -28,7 +28,14 @@ from rasterio.transform import array_bounds
 from rasterio.warp import transform as warp_transform
 from rasterio.warp import transform_bounds
 
-from satedge.protocol import MAX_LISTED, MAX_SCENE_ID, micro_degrees
+from satedge.protocol import (
+    COVERAGE_KEY,
+    MAX_LISTED,
+    MAX_SCENE_ID,
+    POST_ONLY_KEY,
+    micro_degrees,
+    post_only_bitmap,
+)
 
 WGS84 = CRS.from_epsg(4326)
 DAMAGE_CLASSES = 4           # no, minor, major, destroyed (1..4)
@@ -37,10 +44,12 @@ EARTH_M_PER_DEG = 111_320.0  # metres per degree of latitude, for rasters in deg
 
 @dataclass
 class Buildings:
-    """Per building: class 1..4, area m², confidence 0..100, centroid lon/lat, and its instance label.
+    """Per building: class 1..4, area m², confidence 0..100, centroid lon/lat, its instance label, and
+    whether it was graded from the post image alone.
 
     `label` is the building's value in the instance map `label_buildings` made (`satedge predict` traces
     its outline there); buildings below the minimum area are left out, so labels are not consecutive.
+    `post_only`: more than half of its pixels had no pre-event view (`ingest.Scene.coverage`).
     """
 
     cls: NDArray[np.number[Any]]     # integers; float zeros when there is no building
@@ -49,6 +58,7 @@ class Buildings:
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     label: NDArray[np.int64]
+    post_only: NDArray[np.bool_]
 
 
 def label_buildings(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32]]:
@@ -117,13 +127,15 @@ def pixel_area_m2(crs: CRS, transform: Affine, lat: float) -> float:
 
 
 def buildings(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
-              split_m: float, min_area_m2: float) -> Buildings:
-    """Every building of a scene (classes: u8 `[H, W]`, confidence: each pixel's winning probability)."""
-    return instances(classes, confidence, crs, transform, split_m, min_area_m2)[0]
+              split_m: float, min_area_m2: float, coverage: NDArray[np.bool_] | None = None) -> Buildings:
+    """Every building of a scene (classes: u8 `[H, W]`, confidence: each pixel's winning probability,
+    coverage: the pixels with a pre-event view, None for all)."""
+    return instances(classes, confidence, crs, transform, split_m, min_area_m2, coverage)[0]
 
 
 def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
-              split_m: float, min_area_m2: float) -> tuple[Buildings, NDArray[np.int32]]:
+              split_m: float, min_area_m2: float, coverage: NDArray[np.bool_] | None = None,
+              ) -> tuple[Buildings, NDArray[np.int32]]:
     """`buildings()`, plus the instance map (0 background, `Buildings.label` for each building)."""
     height, width = classes.shape
     lat0 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))[1]
@@ -132,7 +144,8 @@ def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
     n, labels = label_buildings(classes, split_px)
     if n == 0:
         empty = np.zeros(0)
-        return Buildings(empty, empty, empty, empty, empty, np.zeros(0, dtype=np.int64)), labels
+        return Buildings(empty, empty, empty, empty, empty, np.zeros(0, dtype=np.int64),
+                         np.zeros(0, dtype=bool)), labels
     cols, rows = _nonzero(classes)                  # work on building pixels only
     pixels = rows * width + cols
     ids = labels.ravel()[pixels] - 1
@@ -149,9 +162,13 @@ def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
     xs, ys = transform @ (cx, cy)
     lon, lat = warp_transform(crs, WGS84, np.atleast_1d(xs), np.atleast_1d(ys))
     area = sizes * px_m2
+    if coverage is None:
+        post_only = np.zeros(n, dtype=bool)
+    else:
+        post_only = np.bincount(ids, weights=coverage.ravel()[pixels], minlength=n) * 2 < sizes
     keep = area >= min_area_m2
     found = Buildings(cls[keep], area[keep], conf[keep] * 100, np.asarray(lon)[keep], np.asarray(lat)[keep],
-                      label=np.flatnonzero(keep) + 1)
+                      label=np.flatnonzero(keep) + 1, post_only=post_only[keep])
     return found, labels
 
 
@@ -163,12 +180,14 @@ def _bounds(transform: Affine, height: int, width: int) -> tuple[float, float, f
 
 def summary_body(scene_id: str, acquired: float, crs: CRS, transform: Affine, height: int, width: int,
                  found: Buildings, *, model: str, precision: str, raw_bytes: int,
-                 min_class: int, ood: list[str] | None = None, ood_max_listed: int = 0) -> dict[str, Any]:
+                 min_class: int, coverage: float = 1.0, ood: list[str] | None = None,
+                 ood_max_listed: int = 0) -> dict[str, Any]:
     """The summary `body` of docs/protocol.md for one scene.
 
     It lists at most `MAX_LISTED` buildings, and at most `ood_max_listed` when the guard flagged the scene
     (`ood`: the statistics out of range, `onboard.guard`, said in the body): the most damaged, then the most
-    confident, are kept; `cut` says how many were left out, and `n` counts them all.
+    confident, are kept; `cut` says how many were left out, and `n` counts them all. `cov` is the scene's
+    reference `coverage` in percent, `po` marks the listed buildings graded post-only.
     """
     lon0, lat0, lon1, lat1 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))
     counts = [int((found.cls == c).sum()) for c in range(1, DAMAGE_CLASSES + 1)]
@@ -182,7 +201,10 @@ def summary_body(scene_id: str, acquired: float, crs: CRS, transform: Affine, he
              int(np.clip(round(found.area[i]), 0, 65535)), int(np.clip(round(found.conf[i]), 0, 100))]
             for i in listed]
     body = {"scene": scene_id[:MAX_SCENE_ID], "acq": float(acquired), "bbox": [lon0, lat0, lon1, lat1],
-            "model": model, "prec": precision, "raw": int(raw_bytes), "n": counts, "b": rows}
+            "model": model, "prec": precision, "raw": int(raw_bytes), "n": counts, "b": rows,
+            COVERAGE_KEY: int(np.clip(round(coverage * 100), 0, 100))}
+    if found.post_only[listed].any():
+        body[POST_ONLY_KEY] = post_only_bitmap(found.post_only[listed].tolist())
     if cut:
         body["cut"] = cut
     if ood:

@@ -43,7 +43,10 @@ def write(result: Result, out: Path) -> list[Path]:
     """Every output file of one input, all or nothing."""
     item = result.input
     staged = outputs.Staged(out)
-    note = f"OUT OF DISTRIBUTION: {', '.join(result.ood)}" if result.ood else ""
+    notes = [f"OUT OF DISTRIBUTION: {', '.join(result.ood)}"] if result.ood else []
+    if item.coverage_share < 1:
+        notes.append(f"no pre-event view on {100 * (1 - item.coverage_share):.0f} %: graded post-only there")
+    note = "; ".join(notes)
     try:
         if item.crs is not None and item.transform is not None:
             assert result.found is not None and result.labels is not None
@@ -52,6 +55,7 @@ def write(result: Result, out: Path) -> list[Path]:
             features = outputs.polygons(result.labels, result.found, item.crs, item.transform)
             outputs.write_geojson(staged.path(f"{item.stem}.geojson"), features,
                                   {"scene": item.stem, "ood": result.ood,
+                                   "coverage": round(item.coverage_share, 4),
                                    "stats": {k: round(v, 4) for k, v in result.stats.items()}})
         else:
             outputs.write_png(staged.path(f"{item.stem}_classes.png"), result.classes)

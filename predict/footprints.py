@@ -128,8 +128,14 @@ def match(predicted: list[shapely.Geometry], truth: list[shapely.Geometry], iou:
 
 
 def score_scene(classes: NDArray[np.uint8], labels: NDArray[np.int32], found: Buildings, crs: CRS,
-                transform: Affine, polygons: NDArray[Any], tree: shapely.STRtree) -> Counts:
-    """One scene's pixel and building counts against the footprints over it."""
+                transform: Affine, polygons: NDArray[Any], tree: shapely.STRtree,
+                coverage: NDArray[np.bool_] | None = None) -> dict[str, Counts]:
+    """One scene's pixel and building counts against the footprints over it: `all`, and per part of the
+    scene, `with_pre` (the pixels with a pre-event view, `coverage`; None for all) and `post_only`.
+
+    In a part, a predicted building counts by its basis (`Buildings.post_only`), a footprint by the pixel
+    under its centroid, and buildings are matched only within their part.
+    """
     height, width = classes.shape
     truth = footprints_on(polygons, tree, crs, transform, height, width)
     truth_mask = (rasterio.features.rasterize(((g, 1) for g in truth), out_shape=(height, width),
@@ -137,8 +143,35 @@ def score_scene(classes: NDArray[np.uint8], labels: NDArray[np.int32], found: Bu
                   if truth else np.zeros((height, width), np.uint8)).astype(bool)
     pred_mask = classes > 0
     predicted = outlines(labels, found, transform)
+    seen = np.ones((height, width), bool) if coverage is None else coverage
+    truth_seen = _under_centroids(truth, seen, transform)
+    parts = {"all": (np.ones_like(seen), np.ones(len(predicted), bool), np.ones(len(truth), bool)),
+             "with_pre": (seen, ~found.post_only, truth_seen),
+             "post_only": (~seen, found.post_only, ~truth_seen)}
+    return {name: _counts(pred_mask & region, truth_mask & region, int(region.sum()),
+                          [g for g, keep in zip(predicted, mine) if keep],
+                          [g for g, keep in zip(truth, theirs) if keep])
+            for name, (region, mine, theirs) in parts.items()}
+
+
+def _under_centroids(geometries: list[shapely.Geometry], mask: NDArray[np.bool_], transform: Affine,
+                     ) -> NDArray[np.bool_]:
+    """`mask` at each geometry's centroid (False off the raster)."""
+    if not geometries:
+        return np.zeros(0, bool)
+    centroids = shapely.centroid(np.asarray(geometries, dtype=object))
+    cols, rows = ~transform * (shapely.get_x(centroids), shapely.get_y(centroids))
+    rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
+    inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
+    out = np.zeros(len(geometries), bool)
+    out[inside] = mask[rows[inside], cols[inside]]
+    return out
+
+
+def _counts(pred_mask: NDArray[np.bool_], truth_mask: NDArray[np.bool_], pixels: int,
+            predicted: list[shapely.Geometry], truth: list[shapely.Geometry]) -> Counts:
     matched = match(predicted, truth)
     tp = int((pred_mask & truth_mask).sum())
     return Counts(pixel_tp=tp, pixel_fp=int(pred_mask.sum()) - tp, pixel_fn=int(truth_mask.sum()) - tp,
                   building_tp=matched, building_fp=len(predicted) - matched, building_fn=len(truth) - matched,
-                  pixels=height * width, predicted_pixels=int(pred_mask.sum()), footprint_pixels=int(truth_mask.sum()))
+                  pixels=pixels, predicted_pixels=int(pred_mask.sum()), footprint_pixels=int(truth_mask.sum()))

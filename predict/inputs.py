@@ -2,7 +2,9 @@
 
 A GeoTIFF goes through the daemon's own `ingest.Reader`, so it is checked,
 and its pre-event window warped from the reference, exactly as onboard: a
-scene the daemon would quarantine is refused here with the same reason. An
+scene the daemon would quarantine is refused here with the same reason, and
+where the reference has no view (or there is none) the post image alone is
+graded, as onboard. An
 xBD pair is read as `satedge evaluate` reads it (pre PNG beside the post).
 """
 
@@ -31,13 +33,16 @@ class BadInput(Exception):
 
 @dataclass
 class Input:
-    """A decoded input: `pixels` `[6, H, W]` u8 (pre, then post); `crs`/`transform` None for an xBD PNG."""
+    """A decoded input: `pixels` `[6, H, W]` u8 (pre, then post); `crs`/`transform` None for an xBD PNG;
+    `coverage`/`coverage_share` as `ingest.Scene`'s (the pixels with a pre-event view, None for all)."""
 
     path: Path
     stem: str
     pixels: NDArray[np.uint8]
     crs: CRS | None
     transform: Affine | None
+    coverage: NDArray[np.bool_] | None = None
+    coverage_share: float = 1.0
 
     @property
     def post(self) -> NDArray[np.uint8]:
@@ -81,24 +86,23 @@ def read_xbd(path: Path) -> Input:
 
 
 class GeoTiffReader:
-    """The daemon's reader over the reference mosaic, with the daemon's default limits."""
+    """The daemon's reader over the reference mosaic (None: no pre-event imagery, every input is graded from
+    its post image alone), with the daemon's default limits."""
 
     def __init__(self, reference: Path | None):
         self.reference = ingest.Reference(reference) if reference is not None else None
         limits = IngestSection()
-        self.reader = (ingest.Reader(self.reference, limits.max_side, limits.max_pixels)
-                       if self.reference is not None else None)
+        self.reader = ingest.Reader(self.reference, limits.max_side, limits.max_pixels)
 
     def read(self, path: Path) -> Input:
         """The post GeoTIFF with its pre-event pixels from the reference, on the post grid."""
-        if self.reader is None:
-            raise BadInput("a GeoTIFF input needs --reference (the pre-event image or mosaic)")
         try:
             scene = self.reader.read(path, arrived=time.time())
         except ingest.BadScene as bad:
             raise BadInput(str(bad)) from None
         assert scene.pixels is not None
-        return Input(path, path.stem, scene.pixels, scene.crs, scene.transform)
+        return Input(path, path.stem, scene.pixels, scene.crs, scene.transform, scene.coverage,
+                     scene.coverage_share)
 
     def close(self) -> None:
         """Close the reference."""

@@ -1,9 +1,10 @@
 """`satedge evaluate --footprints`: the real-imagery localisation score of a model folder's IR.
 
 Each GeoTIFF scene runs through `predict.run.Predictor` (the daemon's reader,
-engine and post-processing), and is scored by `predict.footprints`. A scene
-the daemon would not assess (e.g. outside the reference) is listed under
-`skipped` with the daemon's reason, not scored.
+engine and post-processing), and is scored by `predict.footprints`: as a
+whole, and in `parts` by what the reference covered (`with_pre`) and did not
+(`post_only`, graded from the post image alone). A scene the daemon would
+quarantine is listed under `skipped` with the daemon's reason, not scored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from predict import footprints
 from predict.inputs import BadInput
 from predict.run import Predictor
 from satedge.errors import UserError
+
+# What is scored: the whole scenes, the parts the reference covered, the parts graded from the post alone.
+PARTS = ("all", "with_pre", "post_only")
 
 
 def scenes(data: list[Path]) -> list[Path]:
@@ -42,7 +46,7 @@ def evaluate(model: Path, precision: str, reference: Path | None, footprints_pat
     paths = scenes(data)
     polygons, tree = footprints.load(footprints_path)
     predictor = Predictor(model, precision, reference)
-    total = footprints.Counts()
+    totals = {part: footprints.Counts() for part in PARTS}
     per_scene, skipped = [], []
     started = time.monotonic()
     try:
@@ -57,12 +61,15 @@ def evaluate(model: Path, precision: str, reference: Path | None, footprints_pat
                 skipped.append({"scene": path.name, "reason": "not georeferenced"})
                 continue
             counts = footprints.score_scene(result.classes, result.labels, result.found, result.input.crs,
-                                            result.input.transform, polygons, tree)
-            total.add(counts)
-            per_scene.append({"scene": path.name, **counts.scores(), "ood": result.ood})
+                                            result.input.transform, polygons, tree, result.input.coverage)
+            for part, total in totals.items():
+                total.add(counts[part])
+            per_scene.append({"scene": path.name, **counts["all"].scores(),
+                              "coverage": round(result.input.coverage_share, 4), "ood": result.ood})
     finally:
         predictor.close()
     return {"kind": "real imagery, localisation only", "model": predictor.manifest.name,
             "precision": predictor.engine.precision, "footprints": str(footprints_path),
-            "reference": str(reference) if reference else None, "scored": len(per_scene), **total.scores(),
+            "reference": str(reference) if reference else None, "scored": len(per_scene),
+            **totals["all"].scores(), "parts": {part: totals[part].scores() for part in PARTS if part != "all"},
             "scenes": per_scene, "skipped": skipped, "seconds": round(time.monotonic() - started, 2)}

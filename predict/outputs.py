@@ -23,7 +23,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 
 from onboard.postprocess import WGS84, Buildings
-from satedge.vocabulary import DAMAGE_CLASSES
+from satedge.vocabulary import DAMAGE_CLASSES, basis
 
 # Overlay colours per grade (RGB): the usual traffic-light scale of damage maps.
 COLOURS: dict[int, tuple[int, int, int]] = {1: (40, 200, 60), 2: (250, 220, 40), 3: (255, 130, 20), 4: (230, 20, 30)}
@@ -85,14 +85,16 @@ def outlines(labels: NDArray[np.int32], found: Buildings, transform: Affine) -> 
 
 
 def polygons(labels: NDArray[np.int32], found: Buildings, crs: CRS, transform: Affine) -> list[dict[str, Any]]:
-    """One GeoJSON feature per building: its outline in WGS84, its grade, confidence (0-100) and area (m²)."""
+    """One GeoJSON feature per building: its outline in WGS84, its grade, confidence (0-100), area (m²) and
+    basis (`pre+post`, or `post-only` where the reference had no view)."""
     features = []
     for i, outline in enumerate(outlines(labels, found, transform)):
         lonlat = transform_geom(crs, WGS84, shapely.geometry.mapping(outline), precision=COORDINATE_DIGITS)
         features.append({"type": "Feature", "geometry": lonlat,
                          "properties": {"grade": int(found.cls[i]), "class": DAMAGE_CLASSES[int(found.cls[i])],
                                         "confidence": round(float(found.conf[i]), 1),
-                                        "area_m2": round(float(found.area[i]), 1)}})
+                                        "area_m2": round(float(found.area[i]), 1),
+                                        "basis": basis(bool(found.post_only[i]))}})
     return features
 
 

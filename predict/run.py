@@ -54,7 +54,8 @@ class Predictor:
         result = Result(item, classes, confidence, stats, ood)
         if item.crs is not None and item.transform is not None:
             result.found, result.labels = postprocess.instances(classes, confidence, item.crs, item.transform,
-                                                                self.post.split_m, self.post.min_area_m2)
+                                                                self.post.split_m, self.post.min_area_m2,
+                                                                item.coverage)
         return result
 
     def close(self) -> None:

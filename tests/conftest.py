@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"     # real imagery, used by path (its README.md)
+JOPLIN = REALDATA / "joplin"
+# The post tiles the four pre-event tiles cover fully (../shared/realdata/README.md).
+JOPLIN_COVERED = ("tile_31500-5137.tif", "tile_32524-5137.tif")
 
 
 @pytest.fixture
@@ -61,3 +65,26 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd: Path
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run([sys.executable, "-m", "satedge.cli", *args], capture_output=True,
                           text=True, env=full_env, timeout=timeout, cwd=cwd or REPO)
+
+
+@pytest.fixture(scope="session")
+def joplin_reference(tmp_path_factory) -> Path:
+    """The four Joplin pre-event tiles merged into one mosaic (UTM 15N), as the daemon's reference; its
+    gaps are black without a no-data mark, as a mosaic put together in a hurry would be."""
+    import rasterio
+    from rasterio.merge import merge
+    if not JOPLIN.is_dir():
+        pytest.skip(f"real imagery not here: {JOPLIN} is absent (see ../shared/realdata/README.md)")
+    tiles = [rasterio.open(p) for p in sorted((JOPLIN / "pre").glob("*.tif"))]
+    try:
+        pixels, transform = merge(tiles)
+        crs = tiles[0].crs
+    finally:
+        for t in tiles:
+            t.close()
+    path = tmp_path_factory.mktemp("joplin") / "pre-mosaic.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=pixels.shape[2], height=pixels.shape[1], count=3,
+                       dtype="uint8", crs=crs, transform=transform, tiled=True, blockxsize=256,
+                       blockysize=256) as ds:
+        ds.write(pixels)
+    return path

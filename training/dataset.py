@@ -26,6 +26,7 @@ import shapely
 import torch
 
 from satedge.errors import UserError
+from training.coverage import blank_pre, no_view_mask
 from training.metric import IGNORE, NUM_CLASSES
 
 PRE, POST, TARGET = "_pre_disaster.png", "_post_disaster.png", "_post_disaster_target.png"
@@ -235,14 +236,17 @@ def augment(window: np.ndarray, rng: np.random.Generator, photometric: float) ->
 class CropDataset(torch.utils.data.Dataset):
     """`samples` random `tile`² crops per epoch; with probability `oversample` centred on a damaged pixel.
 
-    Each sample's randomness comes from (seed, epoch, index), so a resumed run
-    sees the same crops as an uninterrupted one, whatever the worker count.
+    With probability `pre_missing` a crop loses its pre-event view as onboard where the reference does not
+    reach (`onboard.ingest.NO_PRE_FILL`): half of those wholly, half on one side of a random line (10-90 %),
+    so one model grades with and without a pre image. Each sample's randomness comes from (seed, epoch,
+    index), so a resumed run sees the same crops as an uninterrupted one, whatever the worker count.
     """
 
     def __init__(self, cache: SceneCache, tile: int, samples: int, seed: int, oversample: float = 0.5,
-                 augmented: bool = True, photometric: float = 0.1):
+                 augmented: bool = True, photometric: float = 0.1, pre_missing: float = 0.0):
         self.cache, self.tile, self.samples, self.seed = cache, tile, samples, seed
         self.oversample, self.augmented, self.photometric = oversample, augmented, photometric
+        self.pre_missing = pre_missing
         self.epoch = 0
         self.damaged = [i for i, pos in enumerate(cache.positions) if pos]
 
@@ -276,6 +280,9 @@ class CropDataset(torch.utils.data.Dataset):
         window = self.window(rng)
         if self.augmented:
             window = augment(window, rng, self.photometric)
+        if rng.random() < self.pre_missing:   # after the jitter: the fill is exact onboard
+            share = 1.0 if rng.random() < 0.5 else rng.uniform(0.1, 0.9)
+            window = blank_pre(window, no_view_mask(self.tile, self.tile, rng, share))
         image = torch.from_numpy(np.ascontiguousarray(window[..., :6].transpose(2, 0, 1))).float()
         target = torch.from_numpy(window[..., 6].astype(np.int64))
         return image, target

@@ -25,8 +25,9 @@ from tqdm import tqdm
 
 from onboard.manifest import Manifest
 from satedge.errors import UserError
+from training.coverage import PRE_VIEWS, without_view
 from training.dataset import find_pairs, read_scene
-from training.metric import Confusion
+from training.metric import IGNORE, Confusion
 from training.predict import damage_maps
 
 
@@ -77,17 +78,26 @@ def write_predictions(folder: Path, pair_id: str, localization: np.ndarray, dama
             raise UserError(f"cannot write {path}")
 
 
-def evaluate(predictor, pairs, predictions: Path | None = None, progress: bool = True) -> dict:
-    """xView2 scores of `predictor` over the full scenes of `pairs`, plus `scenes` and `seconds`."""
-    confusion = Confusion()
+def evaluate(predictor, pairs, predictions: Path | None = None, progress: bool = True, view: str = "full") -> dict:
+    """xView2 scores of `predictor` over the full scenes of `pairs`, plus `scenes` and `seconds`; with
+    `view` "half", also the scores of the parts with (`with_pre`) and without (`post_only`) a pre image."""
+    confusion, parts = Confusion(), {"with_pre": Confusion(), "post_only": Confusion()}
     started = time.monotonic()
     for pair in tqdm(pairs, desc="evaluate", unit="scene", disable=not progress, leave=False):
         pre, post, target = read_scene(pair)
+        pre, no_view = without_view(pair.id, pre, view)
         localization, damage = damage_maps(predictor.predict_scene(pre, post))
         confusion.add(target, localization, damage)
+        if view == "half" and no_view is not None:
+            parts["with_pre"].add(np.where(no_view, IGNORE, target), localization, damage)
+            parts["post_only"].add(np.where(no_view, target, IGNORE), localization, damage)
         if predictions is not None:
             write_predictions(predictions, pair.id, localization, damage)
     scores = confusion.scores()
+    scores["pre"] = view
+    if view == "half":
+        scores["parts"] = {name: {k: v for k, v in part.scores().items() if k != "confusion"}
+                           for name, part in parts.items()}
     scores["scenes"] = len(pairs)
     scores["seconds"] = round(time.monotonic() - started, 2)
     return scores
@@ -104,6 +114,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference", type=Path, default=None,
                    help="with --footprints: the pre-event GeoTIFF or mosaic (warped onto each scene)")
     p.add_argument("--precision", default="fp32", help="IR precision: fp32, fp16, int8-nncf, int8-inc, int8")
+    p.add_argument("--pre", choices=PRE_VIEWS, default="full",
+                   help="pre-event view each scene keeps: full, none (graded post-only) or a random half "
+                        "(scored whole and per part); default full")
     p.add_argument("--predictions", type=Path, default=None, help="write the official scorer's PNGs here")
     p.add_argument("--limit", type=int, default=None, help="score only the first N pairs")
     p.add_argument("--tile", type=int, default=None, help="checkpoint only: tile (default: as trained)")
@@ -129,14 +142,19 @@ def run(args: argparse.Namespace) -> int:
     predictor, described = PREDICTORS[kind](args.model, args)
     if args.predictions is not None:
         args.predictions.mkdir(parents=True, exist_ok=True)
-    scores = evaluate(predictor, pairs, args.predictions, progress=not args.quiet)
+    scores = evaluate(predictor, pairs, args.predictions, progress=not args.quiet, view=args.pre)
     result = {**described, "data": str(args.data), **scores}
     if args.record:
         manifest = Manifest.load(args.model)
-        summary = {k: result[k] for k in ("localization_f1", "damage_f1_per_class", "damage_f1", "score",
-                                          "scenes", "data")}
-        summary["confusion_damage"] = result["confusion"]["damage"]["counts"]
-        manifest.precisions[described["precision"]].scores = summary
+        entry = manifest.precisions[described["precision"]]
+        if args.pre == "full":
+            summary = {k: result[k] for k in ("localization_f1", "damage_f1_per_class", "damage_f1", "score",
+                                              "scenes", "data")}
+            summary["confusion_damage"] = result["confusion"]["damage"]["counts"]
+            entry.scores = summary
+        else:
+            entry.scores_by_pre[args.pre] = {k: result[k] for k in ("localization_f1", "damage_f1", "score",
+                                                                    "scenes", "data", "parts") if k in result}
         manifest.save()
     text = json.dumps(result, indent=2)
     if args.out:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from onboard.ingest import NO_PRE_FILL
 from satedge import logs
 from satedge.errors import UserError
 from training import checkpoint
@@ -126,6 +127,8 @@ class TrainConfig:
     loss_weight: float = 1.0
     oversample: float = 0.5             # share of crops centred on a damaged pixel
     photometric: float = 0.1
+    pre_missing: float = 0.0            # share of crops without (part of) their pre-event view, as onboard
+    init: Path | None = None            # start from this checkpoint's weights (fine-tuning), not from scratch
     val_fraction: float = 0.2
     val_scenes: int = 8
     seed: int = 0
@@ -169,27 +172,31 @@ def _worker_init(_):
     torch.set_num_threads(1)
 
 
-def validate(model: torch.nn.Module, cache: SceneCache, tile: int, overlap: int) -> dict:
-    """xView2 scores of `model` on the full validation scenes (tiled like the satellite does)."""
+def validate(model: torch.nn.Module, cache: SceneCache, tile: int, overlap: int, pre: bool = True) -> dict:
+    """xView2 scores of `model` on the full validation scenes (tiled like the satellite does); `pre=False`:
+    with no pre-event view at all, as a scene outside the onboard reference."""
     predictor = TorchPredictor(model, tile, overlap)
     confusion = Confusion()
     for array in cache.arrays:
         scene = np.asarray(array)
-        localization, damage = damage_maps(predictor.predict_scene(scene[..., :3], scene[..., 3:6]))
+        before = scene[..., :3] if pre else np.full_like(scene[..., :3], NO_PRE_FILL)
+        localization, damage = damage_maps(predictor.predict_scene(before, scene[..., 3:6]))
         confusion.add(scene[..., 6], localization, damage)
     return confusion.scores()
 
 
 CURVE_FIELDS = ["epoch", "train_loss", "val_score", "val_localization_f1", "val_damage_f1",
-                "val_f1_no_damage", "val_f1_minor", "val_f1_major", "val_f1_destroyed",
+                "val_f1_no_damage", "val_f1_minor", "val_f1_major", "val_f1_destroyed", "val_score_post_only",
                 "lr", "steps_per_s", "tiles_per_s", "epoch_s", "val_s"]
 
 
 def curve_row(epoch: int, loss: float, scores: dict | None, lr: float, steps: int, tiles: int,
-              seconds: float, val_seconds: float) -> dict:
+              seconds: float, val_seconds: float, post_only: dict | None = None) -> dict:
     """One epoch's curves.csv row; the validation columns are left out when there was no validation."""
     row = {"epoch": epoch, "train_loss": round(loss, 5), "lr": lr, "steps_per_s": round(steps / seconds, 4),
            "tiles_per_s": round(tiles / seconds, 3), "epoch_s": round(seconds, 1), "val_s": round(val_seconds, 1)}
+    if post_only:
+        row["val_score_post_only"] = round(post_only["score"], 5)
     if scores:
         per = list(scores["damage_f1_per_class"].values())
         row.update(val_score=round(scores["score"], 5), val_localization_f1=round(scores["localization_f1"], 5),
@@ -218,7 +225,8 @@ def plot_curves(history: list[dict], path: Path) -> None:
     fig, (ax_loss, ax_score) = plt.subplots(1, 2, figsize=(11, 4))
     ax_loss.plot(epochs, [h["train_loss"] for h in history], marker="o")
     ax_loss.set(xlabel="epoch", ylabel="training loss (CE + region term)", title="loss")
-    for key, label in (("val_score", "xView2 score"), ("val_localization_f1", "loc F1"),
+    for key, label in (("val_score", "xView2 score"), ("val_score_post_only", "score, no pre image"),
+                       ("val_localization_f1", "loc F1"),
                        ("val_damage_f1", "damage F1"), ("val_f1_minor", "F1 minor"),
                        ("val_f1_major", "F1 major")):
         values = [h.get(key) for h in history]
@@ -267,7 +275,7 @@ def train(cfg: TrainConfig) -> dict:
     val_cache = SceneCache(val_pairs, cache_dir)
     weights = class_weights(train_cache.class_frequencies())
     dataset = CropDataset(train_cache, cfg.tile, cfg.samples, cfg.seed, cfg.oversample,
-                          photometric=cfg.photometric)
+                          photometric=cfg.photometric, pre_missing=cfg.pre_missing)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                                          drop_last=True, worker_init_fn=_worker_init if cfg.workers else None)
     steps_per_epoch = len(loader)
@@ -275,6 +283,11 @@ def train(cfg: TrainConfig) -> dict:
         raise UserError(f"--samples {cfg.samples} is smaller than --batch {cfg.batch}")
 
     model = UNet(width=cfg.width, depth=cfg.depth)
+    if cfg.init is not None:
+        start = checkpoint.load(cfg.init)
+        if start["model_config"] != model.config():
+            raise UserError(f"--init: {cfg.init} is a {start['model_config']} model, not {model.config()}")
+        model.load_state_dict(start["model"])
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg.lr, cfg.weight_decay)
     scheduler = SCHEDULERS[cfg.scheduler](optimizer, cfg, cfg.epochs * steps_per_epoch)
     criterion = DamageLoss(weights, cfg.loss, cfg.loss_weight)
@@ -333,11 +346,15 @@ def train(cfg: TrainConfig) -> dict:
         seconds = time.monotonic() - t0
         v0 = time.monotonic()
         scores = validate(model, val_cache, cfg.tile, cfg.overlap) if val_cache.arrays else None
+        post_only = validate(model, val_cache, cfg.tile, cfg.overlap, pre=False) \
+            if val_cache.arrays and cfg.pre_missing > 0 else None
         val_seconds = time.monotonic() - v0
         row = curve_row(epoch, total / steps_per_epoch, scores, optimizer.param_groups[0]["lr"],
-                        steps_per_epoch, seen, seconds, val_seconds)
+                        steps_per_epoch, seen, seconds, val_seconds, post_only)
         history.append(row)
-        score = scores["score"] if scores else -float(row["train_loss"])
+        # trained for both: the best epoch is the best on average with and without the pre image
+        score = (scores["score"] + post_only["score"]) / 2 if scores and post_only \
+            else scores["score"] if scores else -float(row["train_loss"])
         improved = score > best
         best = max(best, score)
         state = dict(model=model.state_dict(), model_config=model.config(), optimizer=optimizer.state_dict(),
@@ -379,6 +396,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss-weight", type=float, default=d.loss_weight)
     p.add_argument("--oversample", type=float, default=d.oversample,
                    help="share of crops centred on a minor/major/destroyed pixel")
+    p.add_argument("--pre-missing", type=float, default=d.pre_missing,
+                   help="share of crops whose pre image is blanked, wholly or on one side of a line, as where the "
+                        "onboard reference does not reach (default %(default)s)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this checkpoint's weights (fine-tune); the model must be the same shape")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of disaster events held out")
     p.add_argument("--val-scenes", type=int, default=d.val_scenes, help="validation scenes scored per epoch")
     p.add_argument("--seed", type=int, default=d.seed)

@@ -74,3 +74,35 @@ def test_priority_follows_the_worst_class():
     assert p.priority([5, 3, 1, 0]) == 1
     assert p.priority([5, 3, 0, 0]) == 2
     assert p.priority([5, 0, 0, 0]) == 3
+
+
+@pytest.mark.parametrize("flags", [[], [True], [False, True, False], [True] * 8, [False] * 9 + [True], [True] * 1000])
+def test_post_only_bitmap_round_trips(flags):
+    b = body(b=[[1, 2, 3, 40, 90]] * len(flags))
+    if any(flags):
+        b["po"] = p.post_only_bitmap(flags)
+    p.validate_body(b)
+    assert p.post_only_rows(b) == flags
+
+
+def test_post_only_bitmap_costs_a_sixth_of_a_byte_per_building():
+    assert len(p.post_only_bitmap([True] * 1000)) == 168
+
+
+@pytest.mark.parametrize("po", ["!!!!", p.post_only_bitmap([True] * 9),
+                                p.post_only_bitmap([False, False, True]), 5])
+def test_a_post_only_bitmap_that_does_not_fit_b_is_malformed(po):
+    with pytest.raises(p.FrameError) as err:
+        p.validate_body(body(b=[[1, 2, 3, 40, 90]] * 2, po=po))
+    assert err.value.reason == "malformed"
+
+
+@pytest.mark.parametrize("cov", [-1, 101, 1.5, True, "50"])
+def test_coverage_outside_0_to_100_is_refused(cov):
+    with pytest.raises(p.FrameError):
+        p.validate_body(body(cov=cov))
+
+
+def test_coverage_in_range_passes():
+    for cov in (0, 42, 100):
+        p.validate_body(body(cov=cov))

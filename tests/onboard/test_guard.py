@@ -53,7 +53,8 @@ def _found(n: int) -> postprocess.Buildings:
     cls = np.array([4, 1, 3, 4, 2] * (n // 5))
     conf = np.linspace(50, 99, len(cls))
     return postprocess.Buildings(cls, np.full(len(cls), 80.0), conf, np.full(len(cls), 10.001),
-                                 np.full(len(cls), 50.001), label=np.arange(1, len(cls) + 1))
+                                 np.full(len(cls), 50.001), label=np.arange(1, len(cls) + 1),
+                                 post_only=np.zeros(len(cls), bool))
 
 
 def _body(found: postprocess.Buildings, ood: list[str]) -> dict:

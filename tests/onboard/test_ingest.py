@@ -1,4 +1,5 @@
-"""Ingest: every kind of bad input is refused with a reason; good scenes get their pre-event window."""
+"""Ingest: every kind of bad input is refused with a reason; good scenes get their pre-event window, and
+what the reference does not cover is the no-view fill, said in the scene's coverage."""
 
 from __future__ import annotations
 
@@ -43,6 +44,54 @@ def test_reference_is_resampled_onto_the_scene_grid(geo, reader, tmp_path):
     assert scene.acquired == 5.0                                         # no tag: the arrival time
 
 
+def test_a_covered_scene_keeps_no_coverage_mask(geo, reader, tmp_path):
+    scene = reader.read(geo.scene(tmp_path, "inside", col=10, row=10, size=64, seed=2), arrived=0)
+    assert scene.coverage is None and scene.coverage_share == 1.0
+
+
+def test_a_scene_outside_the_reference_is_read_without_a_pre_image(geo, reader, tmp_path):
+    path = write_tiff(tmp_path / "far.tif", texture(1, 64), west=ORIGIN[0] + 5000, north=ORIGIN[1])
+    scene = reader.read(path, arrived=0)
+    assert scene.coverage_share == 0.0 and scene.coverage is not None and not scene.coverage.any()
+    assert (scene.pre == ingest.NO_PRE_FILL).all()
+    np.testing.assert_array_equal(scene.post, texture(1, 64).transpose(1, 2, 0))
+
+
+def test_a_scene_half_over_the_reference_edge_has_the_fill_on_the_other_half(geo, reader, tmp_path):
+    """32 of 64 columns lie west of the mosaic: those pre pixels are the fill, the others the mosaic's."""
+    path = write_tiff(tmp_path / "edge.tif", texture(1, 64), west=ORIGIN[0] - 32 * RES, north=ORIGIN[1])
+    scene = reader.read(path, arrived=0)
+    assert scene.coverage is not None and scene.coverage_share == pytest.approx(0.5)
+    assert not scene.coverage[:, :32].any() and scene.coverage[:, 32:].all()
+    assert (scene.pre[:, :32] == ingest.NO_PRE_FILL).all()
+    with rasterio.open(geo.reference) as ref:
+        np.testing.assert_array_equal(scene.pre[:, 32:], ref.read(window=((0, 64), (0, 32))).transpose(1, 2, 0))
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["nodata-declared", "black-gap"])
+def test_gaps_inside_a_mosaic_count_as_no_view(tmp_path, marked):
+    """A mosaic of separate images has holes inside its extent: declared no-data or simply black."""
+    pixels = texture(9, 128)
+    pixels[:, :, 64:] = 0                                  # the east half of the mosaic has no image
+    reference = tmp_path / "gappy.tif"
+    with rasterio.open(reference, "w", driver="GTiff", width=128, height=128, count=3, dtype="uint8", crs=CRS,
+                       transform=from_origin(*ORIGIN, RES, RES), nodata=0 if marked else None) as ds:
+        ds.write(pixels)
+    ref = ingest.Reference(reference)
+    try:
+        scene = ingest.Reader(ref, 4096, 4096 * 4096).read(
+            write_tiff(tmp_path / "s.tif", texture(2, 64), west=ORIGIN[0] + 32 * RES, north=ORIGIN[1]), arrived=0)
+    finally:
+        ref.close()
+    assert scene.coverage is not None and scene.coverage_share == pytest.approx(0.5, abs=0.02)
+    assert scene.coverage[:, :30].all() and not scene.coverage[:, 34:].any()
+
+
+def test_without_any_reference_every_scene_is_post_only(geo, tmp_path):
+    scene = ingest.Reader(None, 4096, 4096 * 4096).read(geo.scene(tmp_path, "lone", size=64), arrived=0)
+    assert scene.coverage_share == 0.0 and (scene.pre == ingest.NO_PRE_FILL).all()
+
+
 def test_acquisition_time_in_iso_8601_and_scene_id_tag(geo, reader, tmp_path):
     path = write_tiff(tmp_path / "iso_post_disaster.tif", texture(4, 64), west=ORIGIN[0], north=ORIGIN[1],
                       tags={"ACQUISITION_TIME": "2027-01-15T10:30:00Z", "SCENE_ID": "iso"})
@@ -83,10 +132,6 @@ BAD = {
     "absurd_size": (lambda d: _sparse_huge(d / "x.tif"), "absurd size 60000x60000"),
     "no_georef": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=0, north=0, georef=False),
                   "no georeferencing"),
-    "outside": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=ORIGIN[0] + 5000, north=ORIGIN[1]),
-                "outside the reference"),
-    "partly_outside": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=ORIGIN[0] - 16, north=ORIGIN[1]),
-                       "outside the reference"),
     "bad_time_tag": (lambda d: write_tiff(d / "x.tif", texture(1, 64), west=ORIGIN[0], north=ORIGIN[1],
                                           tags={"ACQUISITION_TIME": "yesterday"}), "is not a time"),
 }

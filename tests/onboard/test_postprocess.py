@@ -9,7 +9,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
 from onboard import postprocess
-from satedge.protocol import priority, validate_body
+from satedge.protocol import post_only_rows, priority, validate_body
 
 UTM = CRS.from_epsg(32633)
 TRANSFORM = from_origin(500_000.0, 6_000_000.0, 0.5, 0.5)
@@ -106,6 +106,27 @@ def test_summary_body_keeps_to_the_protocol():
     assert len(everything["b"]) == 3
 
 
+def test_a_building_is_post_only_where_most_of_it_had_no_pre_event_view():
+    classes = np.zeros((100, 100), np.uint8)
+    classes[10:30, 10:30] = 4          # wholly in the covered west
+    classes[60:70, 44:54] = 3          # 6 of 10 columns east of the edge at x = 48: post-only
+    classes[40:50, 70:80] = 2          # wholly in the uncovered east
+    coverage = np.zeros((100, 100), bool)
+    coverage[:, :48] = True
+    found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0,
+                                  coverage=coverage)
+    assert dict(zip(found.cls.tolist(), found.post_only.tolist())) == {4: False, 3: True, 2: True}
+    body = postprocess.summary_body("edge", 1.8e9, UTM, TRANSFORM, 100, 100, found, model="tiny", precision="fp16",
+                                    raw_bytes=30000, min_class=3, coverage=coverage.mean())
+    validate_body(body)
+    assert body["cov"] == 48
+    assert {row[2]: flag for row, flag in zip(body["b"], post_only_rows(body))} == {4: False, 3: True}
+    whole = postprocess.summary_body("seen", 1.8e9, UTM, TRANSFORM, 100, 100,
+                                     postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, 1.0, 1.0),
+                                     model="tiny", precision="fp16", raw_bytes=30000, min_class=1)
+    assert whole["cov"] == 100 and "po" not in whole
+
+
 def test_a_scene_without_buildings():
     classes = np.zeros((32, 32), np.uint8)
     found = postprocess.buildings(classes, confidence_for(classes), UTM, TRANSFORM, split_m=1.0, min_area_m2=1.0)
@@ -125,7 +146,7 @@ def test_an_oversized_summary_is_cut_to_the_protocols_bounds():
     cls = np.array([1, 2, 3, 4] * (many // 4) + [2] * (many % 4), dtype=np.int64)
     found = postprocess.Buildings(cls=cls, area=np.full(many, 20.0), conf=rng.uniform(50, 100, many),
                                   lon=np.full(many, 15.0001), lat=np.full(many, 54.1001),
-                                  label=np.arange(1, many + 1))
+                                  label=np.arange(1, many + 1), post_only=np.zeros(many, bool))
     body = postprocess.summary_body("x" * 1_500_000, 1.8e9, UTM, TRANSFORM, 100, 100, found, model="tiny",
                                     precision="fp16", raw_bytes=30000, min_class=2)
     validate_body(body)

@@ -6,15 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-import rasterio
-from rasterio.merge import merge
+
+from tests.conftest import JOPLIN, JOPLIN_COVERED  # noqa: F401 - used by the tests of this folder
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "satedge-unet"
-REALDATA = REPO.parent / "shared" / "realdata"
-JOPLIN = REALDATA / "joplin"
-# The post tiles the four pre-event tiles cover fully (../shared/realdata/README.md).
-JOPLIN_COVERED = ("tile_31500-5137.tif", "tile_32524-5137.tif")
 
 
 @pytest.fixture(scope="session")
@@ -38,23 +34,3 @@ def truth_footprints(labels: Path, out: Path) -> Path:
                              "geometry": mapping(wkt.loads(f["wkt"]))})
     out.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     return out
-
-
-@pytest.fixture(scope="session")
-def joplin_reference(tmp_path_factory) -> Path:
-    """The four Joplin pre-event tiles merged into one mosaic (UTM 15N), as the daemon's reference."""
-    if not JOPLIN.is_dir():
-        pytest.skip(f"real imagery not here: {JOPLIN} is absent (see ../shared/realdata/README.md)")
-    tiles = [rasterio.open(p) for p in sorted((JOPLIN / "pre").glob("*.tif"))]
-    try:
-        pixels, transform = merge(tiles)
-        crs = tiles[0].crs
-    finally:
-        for t in tiles:
-            t.close()
-    path = tmp_path_factory.mktemp("joplin") / "pre-mosaic.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=pixels.shape[2], height=pixels.shape[1], count=3,
-                       dtype="uint8", crs=crs, transform=transform, tiled=True, blockxsize=256,
-                       blockysize=256) as ds:
-        ds.write(pixels)
-    return path

@@ -85,11 +85,13 @@ def test_bad_input_is_one_line_and_leaves_nothing(generated, tmp_path):
     assert f"{good.stem}_classes.tif" in names, "the good input after the bad one is still predicted"
 
 
-def test_geotiff_without_reference_is_refused(generated, tmp_path):
+def test_geotiff_without_reference_is_graded_post_only(generated, tmp_path):
     post = sorted((generated / "geotiff").glob("*_post_disaster.tif"))[0]
     result = run_cli("predict", "--model", str(MODEL), "--out", str(tmp_path), "--quiet", str(post))
-    assert result.returncode == 1 and "--reference" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert result.returncode == 0, result.stderr
+    collection = json.loads((tmp_path / f"{post.stem}.geojson").read_text())
+    assert collection["properties"]["coverage"] == 0.0
+    assert collection["features"] and {f["properties"]["basis"] for f in collection["features"]} == {"post-only"}
 
 
 def test_failed_write_leaves_no_partial_output(generated, tmp_path, monkeypatch):

@@ -25,10 +25,11 @@ def _scene(generated: Path):
     return post, target.astype(np.uint8), crs, transform
 
 
-def _score(classes, crs, transform, polygons, tree) -> dict:
+def _score(classes, crs, transform, polygons, tree, coverage=None, part="all") -> dict:
     confidence = np.ones(classes.shape, np.float16)
-    found, labels = postprocess.instances(classes, confidence, crs, transform, split_m=0.0, min_area_m2=0.0)
-    return footprints.score_scene(classes, labels, found, crs, transform, polygons, tree).scores()
+    found, labels = postprocess.instances(classes, confidence, crs, transform, split_m=0.0, min_area_m2=0.0,
+                                          coverage=coverage)
+    return footprints.score_scene(classes, labels, found, crs, transform, polygons, tree, coverage)[part].scores()
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,21 @@ def test_the_truth_scores_one(generated, truth):
     assert scores["pixel"]["recall"] > 0.98 and scores["pixel"]["f1"] > 0.92, scores
     assert scores["building"]["f1"] > 0.95, scores
     assert 0.9 < scores["share_ratio"] < 1.2
+
+
+def test_the_parts_with_and_without_a_pre_image_are_scored_apart(generated, truth):
+    """The truth as prediction, the reference covering the west half: each part scores the truth, and the
+    two parts split the scene's buildings between them."""
+    _, target, crs, transform = _scene(generated)
+    coverage = np.zeros(target.shape, bool)
+    coverage[:, : target.shape[1] // 2] = True
+    whole = _score(target, crs, transform, *truth, coverage=coverage)
+    parts = {part: _score(target, crs, transform, *truth, coverage=coverage, part=part)
+             for part in ("with_pre", "post_only")}
+    for scores in parts.values():
+        assert scores["pixel"]["f1"] > 0.9 and scores["building"]["f1"] > 0.85, scores
+        assert 0 < scores["building"]["footprints"] < whole["building"]["footprints"]
+    assert sum(p["building"]["footprints"] for p in parts.values()) == whole["building"]["footprints"]
 
 
 def test_half_the_buildings_scores_half_the_recall(generated, truth):
@@ -86,15 +102,21 @@ def test_evaluate_cli_on_a_generated_scene(generated, tmp_path):
     assert scores["building"]["f1"] > 0.5, scores["building"]
 
 
-def test_evaluate_cli_scores_covered_joplin_tiles(joplin_reference, tmp_path):
-    """Real tiles: the two the reference covers are scored, the other four skipped with the daemon's reason."""
+def test_evaluate_cli_scores_every_joplin_tile_and_its_covered_and_uncovered_parts(joplin_reference, tmp_path):
+    """Real tiles: all six scored (four only partly under the reference), the parts adding up to the whole."""
     result = run_cli("evaluate", "--model", str(MODEL), "--footprints", str(JOPLIN / "footprints.geojson"),
                      "--reference", str(joplin_reference), "--data", str(JOPLIN / "post"), "--quiet")
     assert result.returncode == 0, result.stderr
     scores = json.loads(result.stdout)
-    assert scores["scored"] + len(scores["skipped"]) == 6
-    assert scores["scored"] >= 2 and scores["building"]["footprints"] > 100
-    assert 0 <= scores["pixel"]["f1"] <= 1
+    assert scores["scored"] == 6 and scores["skipped"] == []
+    assert sorted(round(s["coverage"], 2) for s in scores["scenes"]) == [0.07, 0.16, 0.41, 0.42, 1.0, 1.0]
+    with_pre, post_only = scores["parts"]["with_pre"], scores["parts"]["post_only"]
+    assert with_pre["building"]["footprints"] > 100 and post_only["building"]["footprints"] > 100
+    share = [part["predicted_share"] * part["footprint_share"] for part in (with_pre, post_only)]
+    assert all(s > 0 for s in share) and 0 <= scores["pixel"]["f1"] <= 1
+    # the parts split every footprint and every predicted building between them
+    for key in ("footprints", "predicted"):
+        assert with_pre["building"][key] + post_only["building"][key] == scores["building"][key]
 
 
 def test_evaluate_cli_refuses_a_checkpoint_for_footprints(tmp_path):

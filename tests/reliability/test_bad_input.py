@@ -58,8 +58,6 @@ def bad_corpus(inbox: Path, outside: Path, geo) -> dict[str, tuple[Path, str]]:
         "huge-header": (_huge_header(inbox / "huge-header.tif"), "absurd size 100000x100000"),
         "no-crs": (write_tiff(inbox / "no-crs.tif", texture(3, 64), west=0, north=0, georef=False),
                    "no georeferencing"),
-        "outside": (write_tiff(inbox / "outside.tif", texture(4, 64), west=ORIGIN[0] + 50_000, north=ORIGIN[1]),
-                    "outside the reference"),
         "symlink-to-scene": (_symlink(inbox / "symlink-to-scene.tif", geo.scene(outside, "elsewhere", seed=5)),
                              "symbolic link"),
         "symlink-to-system": (_symlink(inbox / "symlink-to-system.tif", Path("/etc/hostname")), "symbolic link"),
@@ -83,6 +81,8 @@ def test_bad_tiles_are_quarantined_and_good_ones_served(tmp_path, geo, tiny_mode
         if i % 4 == 3:
             good.append(geo.scene(inbox, f"good-{i}", col=50 * i, row=40 * i, size=128, seed=i).stem)
     good.append(geo.scene(inbox, "good-last", col=600, row=600, size=128, seed=99).stem)
+    # Outside the reference is not bad input: the post image alone is graded (issue 18).
+    good.append(write_tiff(inbox / "outside.tif", texture(4, 64), west=ORIGIN[0] + 50_000, north=ORIGIN[1]).stem)
 
     quarantine = tmp_path / "quarantine"
     deadline = time.monotonic() + 90
