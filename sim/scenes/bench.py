@@ -1,4 +1,4 @@
-"""Scene generation speed, drawing only (no files): `python -m sim.scenes.bench [--count N] [--size S]`.
+"""Scene generation speed, drawing only (no files): `python -m sim.scenes.bench [--count N] [--size S] [--style]`.
 
 OpenCV is held to one thread so the number means "one core". Prints wall-clock
 and CPU-time rates (on a shared machine the CPU-time rate is the steadier one),
@@ -14,7 +14,7 @@ from collections import Counter
 import cv2
 
 from sim.scenes.scene import make_scene
-from sim.scenes.spec import plan
+from sim.scenes.spec import DEFAULT_STYLE, STYLES, plan
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,16 +23,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--style", default=DEFAULT_STYLE, choices=STYLES)
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    specs = plan(args.count, args.seed, args.size)
+    specs = plan(args.count, args.seed, args.size, style=args.style)
     make_scene(specs[0])                     # warm-up (imports, allocator)
     subtypes: Counter[str] = Counter()
     wall, cpu = time.perf_counter(), time.process_time()
     for spec in specs:
         subtypes.update(make_scene(spec).subtypes)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{args.count} scenes of {args.size}x{args.size}: {args.count / wall:.2f} scenes/s wall, "
+    print(f"{args.count} {args.style} scenes of {args.size}x{args.size}: {args.count / wall:.2f} scenes/s wall, "
           f"{args.count / cpu:.2f} scenes/s per CPU-second (one thread)")
     total = sum(subtypes.values()) or 1
     events = Counter(s.kind for s in {(s.event, s.kind): s for s in specs}.values())

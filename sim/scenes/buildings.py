@@ -57,6 +57,7 @@ class Building:
     damage: int = 1                     # 1 no-damage .. 4 destroyed
     severity: float = 0.0               # 0..1, how strong the visible damage is
     unclassified: bool = False
+    material: str = "plain"             # roof material (the realistic style textures roofs by it)
 
     @property
     def centroid(self) -> np.ndarray:

@@ -7,22 +7,28 @@ import sys
 import time
 
 from sim.scenes.generate import FORMATS, SIZE_MULTIPLE
-from sim.scenes.spec import DEFAULT_DIFFICULTY
+from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, GSD_RANGE, STYLES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `satedge scenes`: output folder, count, seed, scene size, format and difficulty."""
+    """Options of `satedge scenes`: output folder, count, seed, scene size, format, difficulty and style."""
     parser.add_argument("--out", required=True, help="output folder (images/, labels/, targets/, geotiff/)")
     parser.add_argument("--count", type=int, default=32, help="number of pre/post scene pairs (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default 0)")
     parser.add_argument("--size", type=int, default=1024,
-                        help=f"scene edge in pixels at 0.5 m, a multiple of {SIZE_MULTIPLE} (default 1024)")
+                        help=f"scene edge in pixels (0.5 m each in the classic style), a multiple of {SIZE_MULTIPLE} "
+                             "(default 1024)")
     parser.add_argument("--format", default="xbd", choices=sorted(FORMATS),
                         help="xbd (PNG pairs, labels, targets), geotiff (post GeoTIFFs + reference "
                              "mosaic) or both (default xbd)")
     parser.add_argument("--difficulty", type=float, default=DEFAULT_DIFFICULTY,
                         help=f"0..1: overlap of neighbouring damage grades and faintness of the cues "
                              f"(default {DEFAULT_DIFFICULTY})")
+    parser.add_argument("--style", default=DEFAULT_STYLE, choices=STYLES,
+                        help=f"classic (clean, 0.5 m: what the committed model was trained on) or realistic "
+                             f"(sensor noise, blur, JPEG, texture, irregular buildings, lean, trees over roofs, "
+                             f"tarps, debris; one GSD per event in {GSD_RANGE[0]}-{GSD_RANGE[1]} m; --format xbd) "
+                             f"(default {DEFAULT_STYLE})")
 
 
 class _Progress:
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.scenes.generate import generate
 
     result = generate(args.out, args.count, args.seed, size=args.size, fmt=args.format,
-                      difficulty=args.difficulty, progress=_Progress())
+                      difficulty=args.difficulty, progress=_Progress(), style=args.style)
     classes = ", ".join(f"{k} {v}" for k, v in result["classes"].items()) or "none"
     print(f"buildings: {classes}")
     per_cpu = result["count"] / max(result["cpu_seconds"], 1e-9)

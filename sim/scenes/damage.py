@@ -244,7 +244,7 @@ def _unlike(rng, colours: np.ndarray, roof: np.ndarray) -> np.ndarray:
     return colours[far[int(rng.integers(len(far)))]]
 
 
-def _debris_points(rng, b: Building, count: int, spread: float) -> np.ndarray:
+def debris_points(rng, b: Building, count: int, spread: float) -> np.ndarray:
     """Points scattered around a building, more of them close to its walls."""
     outline = b.outline
     k = rng.integers(0, len(outline), count)
@@ -262,7 +262,7 @@ def draw(rng: np.random.Generator, img: np.ndarray, buildings: list[Building], k
     size = img.shape[0]
     rubble = np.zeros((size, size), np.uint8)
     hole = np.zeros((size, size), np.uint8)
-    specks: list[np.ndarray] = []
+    pieces: list[np.ndarray] = []
     for b in buildings:
         f = b.severity
         if f >= RUBBLE_FROM:
@@ -271,13 +271,13 @@ def draw(rng: np.random.Generator, img: np.ndarray, buildings: list[Building], k
             for x, y, r in _heap(rng, b, spread):
                 cv2.circle(img, (x, y), r, fragment, -1, cv2.LINE_8, 2)       # pieces of the roof...
                 cv2.circle(rubble, (x, y), r, 255, -1, cv2.LINE_8, 2)         # ...mostly buried in rubble
-            specks.append(_debris_points(rng, b, int(30 + 120 * f), px(3.0)))
+            pieces.append(debris_points(rng, b, int(30 + 120 * f), px(3.0)))
             continue
         if f >= HOLE_FROM:
             part = b.parts[int(rng.integers(len(b.parts)))]
             frac = 0.15 + 0.75 * (f - HOLE_FROM) / (RUBBLE_FROM - HOLE_FROM)
             cv2.fillPoly(hole, [np.round(_hole(rng, part, frac) * 4).astype(np.int32)], 255, cv2.LINE_8, 2)
-            specks.append(_debris_points(rng, b, int(20 + 80 * f), px(2.0)))
+            pieces.append(debris_points(rng, b, int(20 + 80 * f), px(2.0)))
         if f >= PATCH_FROM:
             n = 1 + int(min(f, 0.3) * 10)
             area = (0.02 + 0.9 * min(f, 0.3)) * sum(4 * p.a * p.b for p in b.parts) / n
@@ -291,7 +291,7 @@ def draw(rng: np.random.Generator, img: np.ndarray, buildings: list[Building], k
                 colour = TARP if rng.random() < d.tarp else _unlike(rng, d.patch, b.colour)
                 colour = b.colour + (colour - b.colour) * contrast
                 cv2.fillConvexPoly(img, np.round(pts * 4).astype(np.int32), colour.tolist(), cv2.LINE_8, 2)
-            specks.append(_debris_points(rng, b, int(6 + 90 * f), px(1.5)))
+            pieces.append(debris_points(rng, b, int(6 + 90 * f), px(1.5)))
     u = rng.random((size, size), dtype=np.float32)
     # Rubble: lit and shadowed pieces; about one pixel in eight still shows a fragment of the roof.
     m = (rubble > 0) & (u >= 0.12)
@@ -301,11 +301,11 @@ def draw(rng: np.random.Generator, img: np.ndarray, buildings: list[Building], k
     m = hole > 0
     inside = np.where(u[m] < 0.12, 1.0, 0.4).astype(np.float32)[:, None]
     img[m] = img[m] * (1 - contrast) + rubble_tex[m] * inside * contrast
-    if specks:
-        _specks(img, np.concatenate(specks), d.rubble, rng, contrast)
+    if pieces:
+        specks(img, np.concatenate(pieces), d.rubble, rng, contrast)
 
 
-def _specks(img: np.ndarray, pts: np.ndarray, colours: np.ndarray, rng, contrast: float) -> None:
+def specks(img: np.ndarray, pts: np.ndarray, colours: np.ndarray, rng, contrast: float) -> None:
     """2x2-pixel pieces of debris at the given points (vectorised)."""
     size = img.shape[0]
     p = np.round(pts).astype(int)

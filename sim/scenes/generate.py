@@ -12,7 +12,7 @@ from satedge.errors import UserError
 from satedge.logs import event
 from sim.scenes.geo import GeoTiffWriter
 from sim.scenes.scene import make_scene
-from sim.scenes.spec import DEFAULT_DIFFICULTY, plan
+from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, STYLES, plan
 from sim.scenes.xbd import XbdWriter
 
 log = logging.getLogger("sim.scenes")
@@ -27,7 +27,7 @@ SIZE_RANGE = (64, 4096)
 MAX_COUNT = 1_000_000
 
 
-def check(count: int, size: int, fmt: str, difficulty: float) -> None:
+def check(count: int, size: int, fmt: str, difficulty: float, style: str = DEFAULT_STYLE) -> None:
     """Reject impossible requests in one line, before anything is written."""
     if count < 1 or count > MAX_COUNT:
         raise UserError(f"--count must be between 1 and {MAX_COUNT}, got {count}")
@@ -38,6 +38,11 @@ def check(count: int, size: int, fmt: str, difficulty: float) -> None:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if not 0.0 <= difficulty <= 1.0:
         raise UserError(f"--difficulty must be between 0 and 1, got {difficulty}")
+    if style not in STYLES:
+        raise UserError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
+    if style != DEFAULT_STYLE and fmt != "xbd":
+        raise UserError(f"--style {style} writes --format xbd only: its events have different GSDs, and one "
+                        "reference mosaic holds one")
 
 
 def _prepare(out: Path) -> None:
@@ -51,12 +56,13 @@ def _prepare(out: Path) -> None:
 
 
 def generate(out, count: int, seed: int, size: int = 1024, fmt: str = "xbd",
-             difficulty: float = DEFAULT_DIFFICULTY, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Write `count` scenes to `out` in the chosen format; return what was written and how fast."""
-    check(count, size, fmt, difficulty)
+             difficulty: float = DEFAULT_DIFFICULTY, progress: Callable[[int, int], None] | None = None,
+             style: str = DEFAULT_STYLE) -> dict:
+    """Write `count` scenes to `out` in the chosen format and style; return what was written and how fast."""
+    check(count, size, fmt, difficulty, style)
     out = Path(out)
     _prepare(out)
-    specs = plan(count, seed, size, difficulty)
+    specs = plan(count, seed, size, difficulty, style)
     writers = [cls(out, specs) for cls in FORMATS[fmt]]
     classes: Counter[str] = Counter()
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -78,7 +84,8 @@ def generate(out, count: int, seed: int, size: int = 1024, fmt: str = "xbd",
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     events = Counter(s.event for s in specs)
     result = {"out": str(out), "count": count, "seed": seed, "size": size, "format": fmt,
-              "difficulty": difficulty, "events": dict(events), "classes": dict(sorted(classes.items())),
+              "difficulty": difficulty, "style": style, "gsd_m": sorted({s.gsd for s in specs}),
+              "events": dict(events), "classes": dict(sorted(classes.items())),
               "stems": [s.stem for s in specs], "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
               "scenes_per_s": round(count / seconds, 3) if seconds > 0 else None, **summary}
     event(log, "scenes written", out=str(out), count=count, events=len(events), seconds=round(seconds, 2))

@@ -14,7 +14,7 @@ import numpy as np
 from sim.scenes import damage, texture
 from sim.scenes.buildings import Building, draw_roof, draw_shadow, sun_vector
 from sim.scenes.damage import DISASTERS, RUBBLE_FROM
-from sim.scenes.spec import SceneSpec
+from sim.scenes.spec import DEFAULT_STYLE, SceneSpec
 from sim.scenes.world import World, build_world
 
 SHADOW_DEPTH = 0.52          # share of direct light a shadow removes
@@ -172,7 +172,11 @@ def rasterize(buildings: list[Building], size: int, value=target_value) -> np.nd
 
 
 def make_scene(spec: SceneSpec) -> Scene:
-    """Draw the scene of `spec`: same spec, same bytes."""
+    """Draw the scene of `spec` in its style: same spec, same bytes."""
+    if spec.style != DEFAULT_STYLE:
+        from sim.scenes import realistic  # it builds on this module's drawing
+
+        return realistic.make_scene(spec)
     rng = np.random.default_rng([spec.seed, spec.index, 1])
     world = build_world(rng, spec.size)
     disaster = DISASTERS[spec.kind]

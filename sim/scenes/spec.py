@@ -23,6 +23,12 @@ DISASTER_TYPE = {"flood": "flooding", "wildfire": "fire", "earthquake": "earthqu
 EVENT_SIZE = (4, 30)            # scenes per event, so training can split by event
 SCENE_INTERVAL_S = 2.0          # consecutive scenes of one pass are acquired this far apart
 DEFAULT_DIFFICULTY = 0.35
+# Drawing styles: `classic` is the original world (0.5 m, clean, what the committed model was trained on);
+# `realistic` adds what real imagery has (sensor noise, blur and compression, texture everywhere, larger
+# irregular buildings, lean, trees over roofs, tarps, debris fields) at a range of GSDs (sim/scenes/realistic.py).
+STYLES = ("classic", "realistic")
+DEFAULT_STYLE = "classic"
+GSD_RANGE = (0.3, 0.8)          # metres per pixel of realistic-style events, one GSD per event (one sensor pass)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,8 @@ class SceneSpec:
     pre_time: datetime
     post_time: datetime
     difficulty: float = DEFAULT_DIFFICULTY
+    style: str = DEFAULT_STYLE
+    gsd: float = GSD_M          # metres per pixel
 
     @property
     def stem(self) -> str:
@@ -57,9 +65,9 @@ class SceneSpec:
     def transform(self) -> tuple[float, float, float, float, float, float]:
         """GDAL/affine coefficients (a, b, c, d, e, f): x = a*col + c, y = e*row + f."""
         row, col = self.cell
-        left = self.origin[0] + col * self.size * GSD_M
-        top = self.origin[1] - row * self.size * GSD_M
-        return (GSD_M, 0.0, left, 0.0, -GSD_M, top)
+        left = self.origin[0] + col * self.size * self.gsd
+        top = self.origin[1] - row * self.size * self.gsd
+        return (self.gsd, 0.0, left, 0.0, -self.gsd, top)
 
 
 def event_sizes(count: int, rng: np.random.Generator) -> list[int]:
@@ -80,8 +88,18 @@ def grid_columns(count: int) -> int:
     return max(1, math.ceil(math.sqrt(count)))
 
 
-def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DIFFICULTY) -> list[SceneSpec]:
-    """The specs of a run of `count` scenes, spread over events of 4-30 scenes, kinds in rotation."""
+def event_gsd(seed: int, event: int, size: int) -> float:
+    """A realistic-style event's GSD, drawn from GSD_RANGE and rounded so that `size` pixels at it span a
+    whole number of the 0.5 m drawing grid's pixels (labels scale exactly)."""
+    g = np.random.default_rng([seed, event, 0x65D]).uniform(*GSD_RANGE)
+    return GSD_M * round(size * g / GSD_M) / size
+
+
+def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DIFFICULTY,
+         style: str = DEFAULT_STYLE) -> list[SceneSpec]:
+    """The specs of a run of `count` scenes, spread over events of 4-30 scenes, kinds in rotation.
+
+    In the realistic style each event has its own GSD (`event_gsd`), so a run spans GSD_RANGE."""
     rng = np.random.default_rng([seed, 0xE7E7])
     zone = int(rng.integers(10, 57))
     origin = (float(rng.integers(300, 600)) * 1000.0, float(rng.integers(2800, 5200)) * 1000.0)
@@ -97,6 +115,7 @@ def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DI
         intensity = float(rng.uniform(0.12, 0.42))
         passes = first_event + timedelta(days=3 * e, hours=float(rng.uniform(9.5, 11.5)))
         pre = passes - timedelta(days=int(rng.integers(20, 400)), hours=float(rng.uniform(-1, 1)))
+        gsd = GSD_M if style == DEFAULT_STYLE else event_gsd(seed, e, size)
         for k in range(n):
             i = len(specs)
             post_time = passes + timedelta(seconds=SCENE_INTERVAL_S * k)
@@ -104,5 +123,6 @@ def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DI
                                    event_intensity=intensity, cell=(i // cols, i % cols), size=size,
                                    epsg=32600 + zone, origin=origin,
                                    pre_time=pre.replace(microsecond=0),
-                                   post_time=post_time.replace(microsecond=0), difficulty=difficulty))
+                                   post_time=post_time.replace(microsecond=0), difficulty=difficulty,
+                                   style=style, gsd=gsd))
     return specs

@@ -6,7 +6,8 @@ acquisitions (sun, haze, sensor) are applied to it afterwards.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -79,6 +80,7 @@ class World:
     trees: np.ndarray           # (N, 3) float32: x, y, radius in px
     tree_colour: np.ndarray     # (N, 3) float32
     texture: np.ndarray         # HxW float32 multiplicative grain shared by both acquisitions
+    segments: list = field(default_factory=list)   # streets: (p0, p1, width, along, across) in px
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
@@ -221,7 +223,8 @@ def _uid(rng) -> str:
     return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-a{x[17:20]}-{x[20:32]}"
 
 
-def _buildings(rng, size: int, s: Settlement, segments, axis, occupied: np.ndarray, density: np.ndarray):
+def _buildings(rng, size: int, s: Settlement, segments, axis, occupied: np.ndarray, density: np.ndarray,
+               new_building: Callable = _new_building):
     """Rows of buildings facing the streets (with driveways), then infill where it is dense."""
     buildings: list[Building] = []
     drives: list[tuple[np.ndarray, np.ndarray]] = []
@@ -243,7 +246,7 @@ def _buildings(rng, size: int, s: Settlement, segments, axis, occupied: np.ndarr
                     ci = np.minimum(centre.astype(int), size - 1)
                     if occupied[ci[1], ci[0]] or rng.random() > s.density * density[ci[1], ci[0]]:
                         continue
-                    outline, b = _new_building(rng, centre, along, s, big, _uid(rng))
+                    outline, b = new_building(rng, centre, along, s, big, _uid(rng))
                     if _try_place(occupied, outline, gap=2):
                         buildings.append(b)
                         step = max(step, float(np.ptp(outline @ along)))
@@ -255,7 +258,7 @@ def _buildings(rng, size: int, s: Settlement, segments, axis, occupied: np.ndarr
         ci = np.round(centre).astype(int).clip(0, size - 1)
         if occupied[ci[1], ci[0]] or rng.random() > density[ci[1], ci[0]]:
             continue
-        outline, b = _new_building(rng, centre, axis, s, rng.random() < s.big * 2, _uid(rng))
+        outline, b = new_building(rng, centre, axis, s, rng.random() < s.big * 2, _uid(rng))
         if _try_place(occupied, outline, gap=3):
             buildings.append(b)
     return buildings, drives
@@ -275,10 +278,16 @@ def _trees(rng, size: int, s: Settlement, veg: np.ndarray, blocked: np.ndarray):
     return np.column_stack([pts, radius]).astype(np.float32), colour.astype(np.float32)
 
 
-def build_world(rng: np.random.Generator, size: int) -> World:
-    """A random `size`² world: a settlement type, then ground, water, streets, buildings, drives and trees."""
+def build_world(rng: np.random.Generator, size: int, settlements: dict[str, Settlement] | None = None,
+                new_building: Callable = _new_building, tree_clearance: int = 0) -> World:
+    """A random `size`² world: a settlement type, then ground, water, streets, buildings, drives and trees.
+
+    The defaults draw the classic style; another style passes its own settlements and building maker,
+    and a `tree_clearance` (px) that lets crowns stand that close to roofs and streets, over their edges.
+    """
+    settlements = SETTLEMENTS if settlements is None else settlements
     settlement = _pick(rng, SETTLEMENT_WEIGHTS)
-    s = SETTLEMENTS[settlement]
+    s = settlements[settlement]
     ground, veg = _ground(rng, size, s, settlement)
     water = _water(rng, size)
     roads = np.zeros((size, size), np.uint8)
@@ -289,8 +298,9 @@ def build_world(rng: np.random.Generator, size: int) -> World:
     occupied = cv2.dilate(roads | kerbs | water, np.ones((3, 3), np.uint8))
     # Neighbourhoods thin out and thicken across a scene.
     density = np.clip(0.8 + 0.4 * texture.field(rng, size, 3), 0.1, 1.0)
-    buildings, drives = _buildings(rng, size, s, segments, axis, occupied, density)
-    trees, tree_colour = _trees(rng, size, s, veg, occupied)
+    buildings, drives = _buildings(rng, size, s, segments, axis, occupied, density, new_building)
+    blocked = cv2.erode(occupied, np.ones((2 * tree_clearance + 1,) * 2, np.uint8)) if tree_clearance else occupied
+    trees, tree_colour = _trees(rng, size, s, veg, blocked)
     paved = kerbs
     for a, b in drives:
         cv2.line(paved, tuple(np.round(a * 4).astype(int)), tuple(np.round(b * 4).astype(int)), 255,
@@ -303,4 +313,4 @@ def build_world(rng: np.random.Generator, size: int) -> World:
     texture.blend(ground, WATER, cv2.GaussianBlur(water.astype(np.float32) / 255.0, (0, 0), 1.5))
     return World(size=size, settlement=settlement, ground=ground, vegetation=veg, water=water, roads=roads,
                  low=low.astype(np.float32), buildings=buildings, trees=trees, tree_colour=tree_colour,
-                 texture=1.0 + texture.grain(rng, size, 0.06))
+                 texture=1.0 + texture.grain(rng, size, 0.06), segments=segments)

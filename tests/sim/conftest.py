@@ -22,3 +22,10 @@ def both_set(tmp_path_factory) -> Path:
     """`satedge scenes --out D --count 4 --seed 7 --format both` at 256 px."""
     return make_set(tmp_path_factory.mktemp("both"), "--count", "4", "--seed", "7", "--size", str(SMALL),
                     "--format", "both")
+
+
+@pytest.fixture(scope="session")
+def realistic_set(tmp_path_factory) -> Path:
+    """`satedge scenes --out D --count 6 --seed 3 --style realistic` at 256 px."""
+    return make_set(tmp_path_factory.mktemp("realistic"), "--count", "6", "--seed", "3", "--size", str(SMALL),
+                    "--style", "realistic")

@@ -17,6 +17,9 @@ from tests.conftest import run_cli
     (("--format", "jpeg"), "--format"),
     (("--count", "many"), "--count"),
     (("--difficulty", "2"), "--difficulty"),
+    (("--style", "photoreal"), "--style"),
+    (("--style", "realistic", "--format", "geotiff"), "--style"),
+    (("--style", "realistic", "--format", "both"), "--style"),
 ])
 def test_bad_argument(tmp_path, args, says):
     done = run_cli("scenes", "--out", str(tmp_path / "out"), *args)
