@@ -147,7 +147,8 @@ def _shadow_mask(world: World, acq: Acquisition, post: bool, bases: list[Buildin
 
 
 def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Sensor, spec: SceneSpec,
-            post_lean: np.ndarray, crowns: np.random.SeedSequence, foliage: np.ndarray,
+            post_lean: np.ndarray, crowns: surfaces.Crowns, grain: tuple[np.ndarray, np.ndarray],
+            foliage: np.ndarray,
             hazard: np.ndarray | None, rubble_tex: np.ndarray | None) -> np.ndarray:
     post = hazard is not None
     disaster = DISASTERS[spec.kind]
@@ -167,7 +168,7 @@ def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Se
         roof = moved(b, roof_off[i])
         draw_roof(img, roof, sun, acq.sun_elevation)
         cv2.fillPoly(shadows, [roof.int_outline()], 0)
-    gain = surfaces.roof_texture(rng, world.texture, [world.buildings[i] for i in standing],
+    gain = surfaces.roof_texture(world.texture, grain, [world.buildings[i] for i in standing],
                                  [roof_off[i] for i in standing])
     _cars(rng, img, world)
     tree_colours = world.tree_colour
@@ -177,12 +178,12 @@ def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Se
         _tarps(rng, img, world.buildings, contrast)
         _debris_fields(rng, img, world.buildings, spec.kind, contrast)
         tree_colours = disaster.trees(rng, world, hazard, tree_colours)
-    leaves = surfaces.canopy(np.random.default_rng(crowns), img, world.trees, tree_colours, sun, shadows) > 0
+    leaves = surfaces.canopy(img, crowns, tree_colours, sun, shadows)
     gain[leaves] = foliage[leaves]
     if post:
         damage.clouds(rng, img, world.buildings)
     shade = cv2.GaussianBlur(shadows, (3, 3), 0).astype(np.float32) * (SHADOW_DEPTH / 255.0)
-    radiance = img * (gain * (1.0 - shade))[..., None]
+    radiance = cv2.multiply(img, cv2.merge([cv2.multiply(gain, 1.0 - shade)] * 3))
     radiance = cv2.resize(radiance, (spec.size, spec.size), interpolation=cv2.INTER_AREA)
     return expose(rng, radiance, sensor, acq.shift)
 
@@ -203,11 +204,12 @@ def make_scene(spec: SceneSpec) -> Scene:
     pre_acq = _acquisition(rng, base_azimuth, 3.0, pre_sensor)
     post_acq = _acquisition(rng, base_azimuth + rng.uniform(-35, 35), 0.0, post_sensor)
     post_lean = lean(post_acq.off_nadir, post_acq.target_azimuth, GSD_M)
-    crowns = np.random.SeedSequence([spec.seed, spec.index, 3])
+    crowns = surfaces.crowns(rng, world.trees, inner)
+    grain = surfaces.roof_grain(rng, inner)
     foliage = surfaces.foliage(rng, inner)
     rubble_tex = cv2.GaussianBlur(texture.palette_image(rng, inner, disaster.rubble, block=3), (0, 0), 0.6)
-    pre = _render(rng, world, pre_acq, pre_sensor, spec, post_lean, crowns, foliage, None, None)
-    post = _render(rng, world, post_acq, post_sensor, spec, post_lean, crowns, foliage, hazard, rubble_tex)
+    pre = _render(rng, world, pre_acq, pre_sensor, spec, post_lean, crowns, grain, foliage, None, None)
+    post = _render(rng, world, post_acq, post_sensor, spec, post_lean, crowns, grain, foliage, hazard, rubble_tex)
     scale = spec.size / inner
     buildings = [moved(b, np.zeros(2, np.float32), scale) for b in world.buildings]
     for b in buildings:

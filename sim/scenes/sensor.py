@@ -88,9 +88,10 @@ def expose(rng: np.random.Generator, radiance: np.ndarray, sensor: Sensor, shift
     sigma = cv2.sqrt(grey * np.float32(sensor.shot_noise) + np.float32(sensor.read_noise ** 2))
     luma = rng.standard_normal((size, size), dtype=np.float32) * sigma
     quarter = max(1, size // 4)
-    chroma = cv2.resize(rng.standard_normal((quarter, quarter, 3), dtype=np.float32), (size, size),
-                        interpolation=cv2.INTER_LINEAR) * np.float32(0.5 * sensor.read_noise)
-    img = cv2.add(cv2.add(img, cv2.merge([luma] * 3)), chroma, dtype=cv2.CV_8U)
+    noise = cv2.resize(rng.standard_normal((quarter, quarter, 3), dtype=np.float32), (size, size),
+                       interpolation=cv2.INTER_LINEAR) * np.float32(0.5 * sensor.read_noise)
+    noise += luma[..., None]
+    img = cv2.add(img, noise, dtype=cv2.CV_8U)
     tone = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** sensor.gamma), 0, 255).astype(np.uint8)
     img = cv2.LUT(img, tone)
     if sensor.jpeg:

@@ -9,6 +9,8 @@ factors around 1, drawn on the 0.5 m drawing grid before the sensor sees them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -29,18 +31,49 @@ def ground_texture(rng: np.random.Generator, size: int, vegetation: np.ndarray) 
     u = rng.random((size, size), dtype=np.float32)
     clutter = np.where(u < 0.03, -0.45, np.where(u > 0.985, 0.35, 0.0)).astype(np.float32)
     clutter = cv2.GaussianBlur(clutter, (3, 3), 0.8) * 1.6
-    amp = 0.07 + 0.09 * vegetation
+    amp = 0.09 + 0.09 * vegetation
     return (1.0 + amp * (patches + grain) + clutter).astype(np.float32)
 
 
-def roof_texture(rng: np.random.Generator, ground: np.ndarray, buildings: list[Building],
+@dataclass(frozen=True)
+class Crowns:
+    """Every crown as a few overlapping lobes, laid out once per scene so pre and post show the same trees."""
+
+    centres: np.ndarray         # (K, 2) lobe centres, px
+    radii: np.ndarray           # (K,) lobe radii, px
+    index: np.ndarray           # HxW int32: the tree a pixel's crown belongs to, -1 where there is none
+    core: np.ndarray            # HxW bool: the inner crown, which stands above any shadow
+
+
+def crowns(rng: np.random.Generator, trees: np.ndarray, size: int) -> Crowns:
+    """Irregular crowns: 1-4 lobes per tree (more for big trees) scattered around its centre."""
+    counts = 1 + (trees[:, 2] > 4).astype(int) + rng.integers(0, 3, len(trees))
+    tree = np.repeat(np.arange(len(trees)), counts)
+    r = trees[tree, 2]
+    centres = trees[tree, :2] + rng.normal(0, 1, (len(tree), 2)) * (0.35 * r)[:, None]
+    radii = np.where(counts[tree] > 1, r * rng.uniform(0.55, 0.85, len(tree)), r).astype(np.float32)
+    index = np.full((size, size), -1, np.int32)
+    core = np.zeros((size, size), np.uint8)
+    for (x, y), rr, t in zip(centres, radii, tree):
+        centre = (int(x * 4), int(y * 4))
+        cv2.circle(index, centre, int(rr * 4), int(t), -1, cv2.LINE_8, 2)
+        cv2.circle(core, centre, int(rr * 4 * 0.8), 1, -1, cv2.LINE_8, 2)
+    return Crowns(centres.astype(np.float32), radii, index, core > 0)
+
+
+def roof_grain(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fine mottling and the broad stains of roofing, drawn once per scene (a roof is the same roof pre
+    and post, wherever the lean puts it)."""
+    return cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 0.6) * 1.5, texture.field(rng, size, size // 24)
+
+
+def roof_texture(ground: np.ndarray, grain: tuple[np.ndarray, np.ndarray], buildings: list[Building],
                  offsets: list[np.ndarray]) -> np.ndarray:
     """`ground`'s multiplicative texture with each roof's own laid over it (mottling, rows along the slope,
     stains); each building's parts are moved by its offset (the roof's lean)."""
     out = ground.copy()
     shape = ground.shape
-    fine = cv2.GaussianBlur(texture.grain(rng, shape[0]), (0, 0), 0.6) * 1.5
-    stain = texture.field(rng, shape[0], shape[0] // 24)
+    fine, stain = grain
     for b, d in zip(buildings, offsets):
         mottle, rows, period = ROOF_TEXTURE[b.material]
         if mottle == 0 and rows == 0:
@@ -63,28 +96,26 @@ def roof_texture(rng: np.random.Generator, ground: np.ndarray, buildings: list[B
     return out
 
 
-def canopy(rng: np.random.Generator, img: np.ndarray, trees: np.ndarray, colours: np.ndarray,
-           sun: np.ndarray, shadows: np.ndarray) -> np.ndarray:
-    """Irregular crowns of a few overlapping lobes, lit towards the sun; returns the crown mask (u8)."""
-    mask = np.zeros(img.shape[:2], np.uint8)
-    for (x, y, r), c in zip(trees, colours):
-        lobes = 1 + int(r > 4) + int(rng.integers(0, 3))
-        for _ in range(lobes):
-            dx, dy = rng.normal(0, 0.35 * r, 2)
-            rr = r * rng.uniform(0.55, 0.85) if lobes > 1 else r
-            centre = (int((x + dx) * 4), int((y + dy) * 4))
-            cv2.circle(img, centre, int(rr * 4), c.tolist(), -1, cv2.LINE_8, 2)
-            cv2.circle(mask, centre, int(rr * 4), 255, -1, cv2.LINE_8, 2)
-            cv2.circle(shadows, centre, int(rr * 4 * 0.8), 0, -1, cv2.LINE_8, 2)
-            hx, hy = x + dx + sun[0] * rr * 0.3, y + dy + sun[1] * rr * 0.3
-            cv2.circle(img, (int(hx * 4), int(hy * 4)), int(rr * 4 * 0.5), (c * 1.2).tolist(), -1, cv2.LINE_8, 2)
-    return mask
+def canopy(img: np.ndarray, layout: Crowns, colours: np.ndarray, sun: np.ndarray,
+           shadows: np.ndarray) -> np.ndarray:
+    """Paint the crowns in their colours, each lobe lit towards the sun; clear shadows under crown cores.
+    Returns the crown mask."""
+    crown = layout.index >= 0
+    img[crown] = colours[layout.index[crown]]
+    lit = np.zeros(crown.shape, np.uint8)
+    for (x, y), rr in zip(layout.centres, layout.radii):
+        centre = (int((x + sun[0] * rr * 0.3) * 4), int((y + sun[1] * rr * 0.3) * 4))
+        cv2.circle(lit, centre, int(rr * 4 * 0.5), 1, -1, cv2.LINE_8, 2)
+    lit_crown = (lit > 0) & crown
+    img[lit_crown] *= 1.2
+    shadows[layout.core] = 0
+    return crown
 
 
 def foliage(rng: np.random.Generator, size: int) -> np.ndarray:
     """Multiplicative leaf texture: strong, clumpy, about a metre across, with dark gaps."""
-    leaves = cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 1.0) * 2.2
-    return np.clip(1.0 + 0.28 * leaves, 0.35, 1.6).astype(np.float32)
+    leaves = cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 0.8) * 2.0
+    return np.clip(1.0 + 0.35 * leaves, 0.3, 1.7).astype(np.float32)
 
 
 def road_markings(rng: np.random.Generator, ground: np.ndarray, segments: list, water: np.ndarray) -> None:
@@ -101,5 +132,5 @@ def road_markings(rng: np.random.Generator, ground: np.ndarray, segments: list, 
             cv2.line(paint, tuple(np.round(a * 4).astype(int)), tuple(np.round(b * 4).astype(int)), 255, 1,
                      cv2.LINE_8, 2)
             t += dash + gap
-    paint[water > 0] = 0
-    texture.blend(ground, MARKING, paint.astype(np.float32) / 255.0 * 0.7)
+    painted = (paint > 0) & (water == 0)
+    ground[painted] = ground[painted] * 0.3 + MARKING * 0.7
