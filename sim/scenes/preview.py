@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from sim.scenes.scene import make_scene
-from sim.scenes.spec import plan
+from sim.scenes.spec import DEFAULT_STYLE, STYLES, plan
 
 # The xView2 colours: no-damage green, minor yellow, major orange, destroyed red (RGB).
 CLASS_COLOURS = np.array([(0, 0, 0), (70, 172, 0), (253, 197, 0), (253, 140, 0), (220, 0, 0)], np.uint8)
@@ -34,9 +34,9 @@ def _crop_origin(target: np.ndarray, crop: int) -> tuple[int, int]:
     return origin
 
 
-def picture(seed: int, index: int, count: int, crop: int, size: int = 1024) -> np.ndarray:
+def picture(seed: int, index: int, count: int, crop: int, size: int = 1024, style: str = DEFAULT_STYLE) -> np.ndarray:
     """One RGB image, pre | post | target in xView2 colours, cropped where damage is densest, titled."""
-    scene = make_scene(plan(count, seed, size)[index])
+    scene = make_scene(plan(count, seed, size, style=style)[index])
     y, x = _crop_origin(scene.target_post, crop)
     window = (slice(y, y + crop), slice(x, x + crop))
     panels = [scene.pre[window], scene.post[window], CLASS_COLOURS[scene.target_post[window]]]
@@ -54,10 +54,10 @@ def picture(seed: int, index: int, count: int, crop: int, size: int = 1024) -> n
     return np.concatenate([bar, row, legend], axis=0)
 
 
-def grades(seed: int, count: int, per_grade: int = 8, half: int = 28) -> np.ndarray:
+def grades(seed: int, count: int, per_grade: int = 8, half: int = 28, style: str = DEFAULT_STYLE) -> np.ndarray:
     """A grid of building close-ups, one row per grade: pre above post, 2x enlarged."""
     rows: dict[int, list[np.ndarray]] = {c: [] for c in range(1, 5)}
-    for spec in plan(count, seed, 512):
+    for spec in plan(count, seed, 512, style=style):
         scene = make_scene(spec)
         for b in scene.buildings:
             x, y = b.centroid.astype(int)
@@ -87,8 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=64, help="size of the run the scene belongs to")
     parser.add_argument("--crop", type=int, default=512)
     parser.add_argument("--grades", action="store_true", help="close-ups of buildings, one row per grade")
+    parser.add_argument("--style", default=DEFAULT_STYLE, choices=STYLES)
     args = parser.parse_args(argv)
-    image = grades(args.seed, args.count) if args.grades else picture(args.seed, args.index, args.count, args.crop)
+    image = (grades(args.seed, args.count, style=args.style) if args.grades
+             else picture(args.seed, args.index, args.count, args.crop, style=args.style))
     cv2.imwrite(args.out, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 

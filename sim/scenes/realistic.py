@@ -46,7 +46,7 @@ TREE_CLEARANCE_PX = 4           # crown centres may stand this close to roofs an
 WALL = np.array((150, 146, 140), np.float32)
 LUSH = GRASS * np.float32(0.85)
 TARP_COLOURS = np.array([(46, 96, 176), (40, 84, 150), (66, 120, 190), (150, 150, 146)], np.float32)
-TARP_SHARE = 0.3                # of minor and major roofs
+TARP_SHARE = 0.3                # of minor and major roofs (not after wildfires: nothing left to cover)
 DEBRIS_FIELD_M = 9.0            # mean throw of debris around a destroyed building
 SHRUBS_PER_100M2 = 0.35         # bushes and hedges on fully green open ground
 SHRUB_COLOURS = np.array([(52, 74, 40), (60, 82, 44), (44, 62, 38), (74, 88, 52)], np.float32)
@@ -96,10 +96,11 @@ def _walls(img: np.ndarray, b: Building, base: np.ndarray, roof: np.ndarray, sun
         cv2.fillConvexPoly(img, np.round(hull * 4).astype(np.int32), colour.tolist(), cv2.LINE_8, 2)
 
 
-def _tarps(rng: np.random.Generator, img: np.ndarray, buildings: list[Building], contrast: float) -> None:
-    """Tarpaulins over part of a damaged roof (minor or major grade only)."""
+def _tarps(rng: np.random.Generator, img: np.ndarray, buildings: list[Building], kind: str, contrast: float) -> None:
+    """Tarpaulins over part of a damaged roof (minor or major grade only), where the event kind uses them."""
+    share = TARP_SHARE if DISASTERS[kind].tarp > 0 else 0.0
     for b in buildings:
-        if b.damage not in (damage.MINOR, damage.MAJOR) or b.severity >= RUBBLE_FROM or rng.random() > TARP_SHARE:
+        if b.damage not in (damage.MINOR, damage.MAJOR) or b.severity >= RUBBLE_FROM or rng.random() >= share:
             continue
         part = b.parts[int(rng.integers(len(b.parts)))]
         s0 = rng.uniform(-1, 0.2)
@@ -175,7 +176,7 @@ def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Se
     if post:
         contrast = 1.0 - 0.45 * spec.difficulty
         damage.draw(rng, img, world.buildings, spec.kind, rubble_tex, contrast)
-        _tarps(rng, img, world.buildings, contrast)
+        _tarps(rng, img, world.buildings, spec.kind, contrast)
         _debris_fields(rng, img, world.buildings, spec.kind, contrast)
         tree_colours = disaster.trees(rng, world, hazard, tree_colours)
     leaves = surfaces.canopy(img, crowns, tree_colours, sun, shadows)

@@ -1,5 +1,5 @@
 """Realistic-style buildings: residential sizes, one footprint polygon covering all parts, irregular plans;
-tarps only on minor and major roofs."""
+tarps only on minor and major roofs, and not after wildfires."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_outline_is_one_valid_polygon_covering_every_part():
             assert outline.buffer(0.1).contains(shapely.Polygon(part.corners()))
 
 
-def test_tarps_only_on_minor_and_major_roofs():
+def test_tarps_only_on_minor_and_major_roofs_where_the_kind_uses_them():
     built = houses(40, seed=3)
     for i, b in enumerate(built):
         b.outline = b.outline + np.array([(i % 8) * 60 - 400, (i // 8) * 60 - 400], np.float32)
@@ -45,9 +45,11 @@ def test_tarps_only_on_minor_and_major_roofs():
         b.damage = (damage.NO_DAMAGE, damage.DESTROYED)[i % 2]
         b.severity = 0.9 if b.damage == damage.DESTROYED else 0.0
     img = np.zeros((600, 600, 3), np.float32)
-    _tarps(np.random.default_rng(0), img, built, 1.0)
+    _tarps(np.random.default_rng(0), img, built, "hurricane", 1.0)
     assert not img.any()
     for b in built:
         b.damage, b.severity = damage.MINOR, 0.2
-    _tarps(np.random.default_rng(0), img, built, 1.0)
+    _tarps(np.random.default_rng(0), img, built, "wildfire", 1.0)
+    assert not img.any()
+    _tarps(np.random.default_rng(0), img, built, "hurricane", 1.0)
     assert img.any()
