@@ -58,7 +58,7 @@ def scenario_specs(scenario: ScenarioSection, epoch: float) -> list[SceneSpec]:
                 event_scene=index, event_intensity=scenario.intensity, cell=(orbit - 1, k),
                 size=scenario.scene_size, epsg=epsg, origin=origin,
                 pre_time=(post - timedelta(days=PRE_EVENT_DAYS)).replace(microsecond=0),
-                post_time=post.replace(microsecond=0)))
+                post_time=post.replace(microsecond=0), style=scenario.style))
     return specs
 
 

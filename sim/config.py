@@ -29,6 +29,8 @@ class ScenarioSection(Section):
     orbits: int = Field(3, ge=1, le=1000, description="orbits over the disaster area with acquisitions")
     scenes_per_orbit: int = Field(4, ge=1, le=1000, description="a strip of scenes per pass over the area")
     scene_size: int = Field(1024, ge=256, le=8192, multiple_of=32)
+    style: Literal["classic", "realistic"] = Field(
+        "classic", description="how scenes are drawn (docs/scenes.md); the camera's are always at 0.5 m")
     lat: float = Field(27.95, ge=-80, le=84, description="centre of the disaster area (WGS84; UTM must cover it)")
     lon: float = Field(-82.46, ge=-180, le=180)
     intensity: float = Field(0.3, gt=0, lt=1, description="mean fraction of damaged buildings")

@@ -7,7 +7,7 @@ import sys
 import time
 
 from sim.scenes.generate import FORMATS, SIZE_MULTIPLE
-from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, GSD_RANGE, STYLES
+from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, GSD_LIMITS, GSD_RANGE, STYLES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", default=DEFAULT_STYLE, choices=STYLES,
                         help=f"classic (clean, 0.5 m: what the committed model was trained on) or realistic "
                              f"(sensor noise, blur, JPEG, texture, irregular buildings, lean, trees over roofs, "
-                             f"tarps, debris; one GSD per event in {GSD_RANGE[0]}-{GSD_RANGE[1]} m; --format xbd) "
+                             f"tarps, debris; one GSD per event in {GSD_RANGE[0]}-{GSD_RANGE[1]} m) "
                              f"(default {DEFAULT_STYLE})")
+    parser.add_argument("--gsd", type=float, default=None,
+                        help=f"realistic style: one GSD for the whole run, {GSD_LIMITS[0]}-{GSD_LIMITS[1]} m "
+                             f"(rounded to the 0.5 m drawing grid); needed with --format geotiff|both")
 
 
 class _Progress:
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.scenes.generate import generate
 
     result = generate(args.out, args.count, args.seed, size=args.size, fmt=args.format,
-                      difficulty=args.difficulty, progress=_Progress(), style=args.style)
+                      difficulty=args.difficulty, progress=_Progress(), style=args.style,
+                      gsd=args.gsd)
     classes = ", ".join(f"{k} {v}" for k, v in result["classes"].items()) or "none"
     print(f"buildings: {classes}")
     per_cpu = result["count"] / max(result["cpu_seconds"], 1e-9)

@@ -12,7 +12,7 @@ from satedge.errors import UserError
 from satedge.logs import event
 from sim.scenes.geo import GeoTiffWriter
 from sim.scenes.scene import make_scene
-from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, STYLES, plan
+from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, GSD_LIMITS, STYLES, plan
 from sim.scenes.xbd import XbdWriter
 
 log = logging.getLogger("sim.scenes")
@@ -27,7 +27,8 @@ SIZE_RANGE = (64, 4096)
 MAX_COUNT = 1_000_000
 
 
-def check(count: int, size: int, fmt: str, difficulty: float, style: str = DEFAULT_STYLE) -> None:
+def check(count: int, size: int, fmt: str, difficulty: float, style: str = DEFAULT_STYLE,
+          gsd: float | None = None) -> None:
     """Reject impossible requests in one line, before anything is written."""
     if count < 1 or count > MAX_COUNT:
         raise UserError(f"--count must be between 1 and {MAX_COUNT}, got {count}")
@@ -40,9 +41,13 @@ def check(count: int, size: int, fmt: str, difficulty: float, style: str = DEFAU
         raise UserError(f"--difficulty must be between 0 and 1, got {difficulty}")
     if style not in STYLES:
         raise UserError(f"--style must be one of {', '.join(STYLES)}, got {style!r}")
-    if style != DEFAULT_STYLE and fmt != "xbd":
-        raise UserError(f"--style {style} writes --format xbd only: its events have different GSDs, and one "
-                        "reference mosaic holds one")
+    if gsd is not None and style == DEFAULT_STYLE:
+        raise UserError(f"--gsd applies to --style realistic; the {DEFAULT_STYLE} style is always 0.5 m")
+    if gsd is not None and not GSD_LIMITS[0] <= gsd <= GSD_LIMITS[1]:
+        raise UserError(f"--gsd must be between {GSD_LIMITS[0]} and {GSD_LIMITS[1]} m, got {gsd}")
+    if style != DEFAULT_STYLE and fmt != "xbd" and gsd is None:
+        raise UserError(f"--style {style} --format {fmt} needs --gsd: its events have different GSDs unless "
+                        "one is fixed, and the reference mosaic holds one")
 
 
 def _prepare(out: Path) -> None:
@@ -57,12 +62,12 @@ def _prepare(out: Path) -> None:
 
 def generate(out, count: int, seed: int, size: int = 1024, fmt: str = "xbd",
              difficulty: float = DEFAULT_DIFFICULTY, progress: Callable[[int, int], None] | None = None,
-             style: str = DEFAULT_STYLE) -> dict:
+             style: str = DEFAULT_STYLE, gsd: float | None = None) -> dict:
     """Write `count` scenes to `out` in the chosen format and style; return what was written and how fast."""
-    check(count, size, fmt, difficulty, style)
+    check(count, size, fmt, difficulty, style, gsd)
     out = Path(out)
     _prepare(out)
-    specs = plan(count, seed, size, difficulty, style)
+    specs = plan(count, seed, size, difficulty, style, gsd)
     writers = [cls(out, specs) for cls in FORMATS[fmt]]
     classes: Counter[str] = Counter()
     start, cpu_start = time.perf_counter(), time.process_time()

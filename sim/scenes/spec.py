@@ -29,6 +29,7 @@ DEFAULT_DIFFICULTY = 0.35
 STYLES = ("classic", "realistic")
 DEFAULT_STYLE = "classic"
 GSD_RANGE = (0.3, 0.8)          # metres per pixel of realistic-style events, one GSD per event (one sensor pass)
+GSD_LIMITS = (0.25, 1.0)        # a fixed realistic-style GSD (`--gsd`) may be chosen in this range
 
 
 @dataclass(frozen=True)
@@ -88,18 +89,23 @@ def grid_columns(count: int) -> int:
     return max(1, math.ceil(math.sqrt(count)))
 
 
+def drawable_gsd(gsd: float, size: int) -> float:
+    """`gsd` rounded so that `size` pixels at it span a whole number of the 0.5 m drawing grid's pixels
+    (the realistic style draws on that grid and resamples, so labels scale exactly)."""
+    return GSD_M * round(size * gsd / GSD_M) / size
+
+
 def event_gsd(seed: int, event: int, size: int) -> float:
-    """A realistic-style event's GSD, drawn from GSD_RANGE and rounded so that `size` pixels at it span a
-    whole number of the 0.5 m drawing grid's pixels (labels scale exactly)."""
-    g = np.random.default_rng([seed, event, 0x65D]).uniform(*GSD_RANGE)
-    return GSD_M * round(size * g / GSD_M) / size
+    """A realistic-style event's GSD, drawn from GSD_RANGE (`drawable_gsd`)."""
+    return drawable_gsd(float(np.random.default_rng([seed, event, 0x65D]).uniform(*GSD_RANGE)), size)
 
 
 def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DIFFICULTY,
-         style: str = DEFAULT_STYLE) -> list[SceneSpec]:
+         style: str = DEFAULT_STYLE, gsd: float | None = None) -> list[SceneSpec]:
     """The specs of a run of `count` scenes, spread over events of 4-30 scenes, kinds in rotation.
 
-    In the realistic style each event has its own GSD (`event_gsd`), so a run spans GSD_RANGE."""
+    In the realistic style each event has its own GSD (`event_gsd`), so a run spans GSD_RANGE, unless
+    `gsd` fixes one for the whole run (a reference mosaic needs one)."""
     rng = np.random.default_rng([seed, 0xE7E7])
     zone = int(rng.integers(10, 57))
     origin = (float(rng.integers(300, 600)) * 1000.0, float(rng.integers(2800, 5200)) * 1000.0)
@@ -115,7 +121,10 @@ def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DI
         intensity = float(rng.uniform(0.12, 0.42))
         passes = first_event + timedelta(days=3 * e, hours=float(rng.uniform(9.5, 11.5)))
         pre = passes - timedelta(days=int(rng.integers(20, 400)), hours=float(rng.uniform(-1, 1)))
-        gsd = GSD_M if style == DEFAULT_STYLE else event_gsd(seed, e, size)
+        if style == DEFAULT_STYLE:
+            event_m = GSD_M
+        else:
+            event_m = event_gsd(seed, e, size) if gsd is None else drawable_gsd(gsd, size)
         for k in range(n):
             i = len(specs)
             post_time = passes + timedelta(seconds=SCENE_INTERVAL_S * k)
@@ -124,5 +133,5 @@ def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DI
                                    epsg=32600 + zone, origin=origin,
                                    pre_time=pre.replace(microsecond=0),
                                    post_time=post_time.replace(microsecond=0), difficulty=difficulty,
-                                   style=style, gsd=gsd))
+                                   style=style, gsd=event_m))
     return specs

@@ -19,7 +19,9 @@ from tests.conftest import run_cli
     (("--difficulty", "2"), "--difficulty"),
     (("--style", "photoreal"), "--style"),
     (("--style", "realistic", "--format", "geotiff"), "--style"),
-    (("--style", "realistic", "--format", "both"), "--style"),
+    (("--style", "realistic", "--format", "both"), "--gsd"),
+    (("--gsd", "0.6"), "--gsd"),
+    (("--style", "realistic", "--gsd", "5"), "--gsd"),
 ])
 def test_bad_argument(tmp_path, args, says):
     done = run_cli("scenes", "--out", str(tmp_path / "out"), *args)

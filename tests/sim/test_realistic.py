@@ -115,3 +115,26 @@ def test_realistic_buildings_are_bigger_fewer_and_irregular(pairs):
     assert np.median(r_area) > 1.3 * np.median(c_area)
     assert r_density < c_density
     assert (r_rect < 0.97).mean() > 0.3 > (c_rect < 0.97).mean() - 0.3
+
+
+def test_a_fixed_gsd_writes_geotiffs_and_a_reference_mosaic_at_it(tmp_path):
+    import rasterio
+
+    from sim.scenes import generate
+
+    result = generate(tmp_path / "geo", count=2, seed=4, size=128, fmt="both", style="realistic", gsd=0.6)
+    assert result["gsd_m"] == [0.6015625]            # 0.6 rounded to the 0.5 m drawing grid at 128 px
+    for stem in result["stems"]:
+        with rasterio.open(tmp_path / "geo" / "geotiff" / f"{stem}_post_disaster.tif") as src:
+            assert src.res == (0.6015625, 0.6015625)
+    with rasterio.open(tmp_path / "geo" / "geotiff" / "reference.tif") as ref:
+        assert ref.res == (0.6015625, 0.6015625) and ref.width == 2 * 128
+
+
+def test_the_camera_scenario_can_ask_for_the_realistic_style():
+    from sim.camera import scenario_specs
+    from sim.config import ScenarioSection
+
+    specs = scenario_specs(ScenarioSection(style="realistic", orbits=1, scenes_per_orbit=2, scene_size=256), 0.0)
+    assert {(s.style, s.gsd) for s in specs} == {("realistic", GSD_M)}
+    assert {s.style for s in scenario_specs(ScenarioSection(orbits=1, scenes_per_orbit=2), 0.0)} == {"classic"}
