@@ -60,6 +60,25 @@ def _plan(rng: np.random.Generator, a: float, b: float) -> list[tuple[float, flo
     return parts
 
 
+def outbuilding(rng: np.random.Generator, house: Building, uid: str) -> Building:
+    """A shed or detached garage (4-8 m) beside or behind `house`, square to it, 2-5 m from its walls;
+    placed by the caller if it fits."""
+    main = house.parts[0]
+    a, b = px(rng.uniform(4, 8)) / 2, px(rng.uniform(3.5, 7)) / 2
+    side = rng.choice((-1.0, 1.0))
+    along = rng.random() < 0.5
+    gap = px(rng.uniform(2, 5))
+    if along:
+        centre = main.centre + side * (main.a + gap + a) * main.u + rng.uniform(-0.5, 0.5) * main.b * main.v
+    else:
+        centre = main.centre + side * (main.b + gap + b) * main.v + rng.uniform(-0.6, 0.6) * main.a * main.u
+    part = Part(centre.astype(np.float32), main.u, main.v, a, b)
+    material, colour = _material(rng, False)
+    roof = "flat" if material == "flat" or rng.random() < 0.4 else "gable"
+    return Building(uid=uid, outline=np.round(part.corners(), 2), parts=[part], roof=roof,
+                    colour=colour.astype(np.float32), height_m=float(rng.uniform(2.2, 3.5)), material=material)
+
+
 def new_building(rng: np.random.Generator, centre, u, s: Settlement, big: bool,
                  uid: str) -> tuple[np.ndarray, Building]:
     """A house or a large building near `centre`, its main axis near `u`; (outline, Building)."""

@@ -30,7 +30,7 @@ from sim.scenes.damage import DISASTERS, RUBBLE_FROM
 from sim.scenes.scene import SHADOW_DEPTH, TREE_HEIGHT_PER_RADIUS, Acquisition, Scene, _cars, rasterize
 from sim.scenes.sensor import Sensor, expose, lean
 from sim.scenes.spec import GSD_M, SceneSpec
-from sim.scenes.world import DRY, GRASS, SETTLEMENTS, World, build_world, px
+from sim.scenes.world import DRY, GRASS, SETTLEMENTS, World, build_world, new_uid, px, try_place
 
 # Residential plots as measured in suburbs: houses of 11-19 m, wider gaps, fewer infill buildings.
 SETTLEMENTS_REALISTIC = {
@@ -49,7 +49,20 @@ TARP_COLOURS = np.array([(46, 96, 176), (40, 84, 150), (66, 120, 190), (150, 150
 TARP_SHARE = 0.3                # of minor and major roofs (not after wildfires: nothing left to cover)
 DEBRIS_FIELD_M = 9.0            # mean throw of debris around a destroyed building
 SHRUBS_PER_100M2 = 0.35         # bushes and hedges on fully green open ground
+OUTBUILDINGS = 0.15             # share of houses with a shed or detached garage (labelled: they are buildings)
 SHRUB_COLOURS = np.array([(52, 74, 40), (60, 82, 44), (44, 62, 38), (74, 88, 52)], np.float32)
+
+
+def _outbuildings(rng: np.random.Generator, world: World) -> None:
+    """Sheds and detached garages next to some houses, where they touch nothing (streets, water, buildings)."""
+    occupied = cv2.dilate(world.roads | world.water, np.ones((3, 3), np.uint8))
+    occupied |= cv2.dilate(rasterize(world.buildings, world.size, lambda b: 255), np.ones((5, 5), np.uint8))
+    for house in list(world.buildings):
+        if house.roof == "flat" and house.material in ("flat", "metal") or rng.random() >= OUTBUILDINGS:
+            continue
+        shed = houses.outbuilding(rng, house, new_uid(rng))
+        if try_place(occupied, shed.outline, gap=2):
+            world.buildings.append(shed)
 
 
 def _shrubs(rng: np.random.Generator, world: World) -> None:
@@ -172,6 +185,7 @@ def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Se
     gain = surfaces.roof_texture(world.texture, grain, [world.buildings[i] for i in standing],
                                  [roof_off[i] for i in standing])
     _cars(rng, img, world)
+    _cars(rng, img, world)          # twice the classic density: streets are busier than that
     tree_colours = world.tree_colour
     if post:
         contrast = 1.0 - 0.45 * spec.difficulty
@@ -195,6 +209,7 @@ def make_scene(spec: SceneSpec) -> Scene:
     inner = round(spec.size * spec.gsd / GSD_M)
     world = build_world(rng, inner, SETTLEMENTS_REALISTIC, houses.new_building, TREE_CLEARANCE_PX)
     surfaces.road_markings(rng, world.ground, world.segments, world.water)
+    _outbuildings(rng, world)
     _shrubs(rng, world)
     world.texture = world.texture * surfaces.ground_texture(rng, inner, world.vegetation)
     disaster = DISASTERS[spec.kind]

@@ -11,7 +11,7 @@ Generic, physically motivated ranges (not fitted to one sensor or one town):
   mostly in luminance (pan-sharpening);
 - misregistration of the pre image of 0-3 px; off-nadir 3-25 deg, which leans
   buildings away from the satellite (`lean`);
-- in half of the images JPEG compression at quality 70-95 (archives and
+- in half of the images JPEG compression at quality 80-95 (archives and
   downlinks compress).
 """
 
@@ -52,7 +52,7 @@ class Sensor:
                    haze=float(rng.uniform(0.02, 0.2)), mtf=float(rng.uniform(0.5, 0.9)),
                    sharpen=float(rng.uniform(0.4, 1.4)), read_noise=float(rng.uniform(2.5, 6.0)),
                    shot_noise=float(rng.uniform(0.03, 0.15)),
-                   jpeg=int(rng.integers(70, 96)) if rng.random() < 0.5 else 0,
+                   jpeg=int(rng.integers(80, 96)) if rng.random() < 0.5 else 0,
                    season=float(rng.uniform(-1, 1)))
 
 

@@ -172,7 +172,7 @@ def _ground(rng, size: int, s: Settlement, settlement: str) -> tuple[np.ndarray,
     return ground, veg.astype(np.float32)
 
 
-def _try_place(occupied: np.ndarray, outline: np.ndarray, gap: int) -> bool:
+def try_place(occupied: np.ndarray, outline: np.ndarray, gap: int) -> bool:
     """True (and mark it) if the outline is inside the scene and does not touch anything placed."""
     size = occupied.shape[0]
     lo = np.floor(outline.min(0)).astype(int) - gap
@@ -217,7 +217,8 @@ def _new_building(rng, centre, u, s: Settlement, big: bool, uid: str) -> tuple[n
     return outline, b_
 
 
-def _uid(rng) -> str:
+def new_uid(rng) -> str:
+    """A random UUID-4-shaped building id, drawn from `rng` (so reproducible by seed)."""
     h = rng.integers(0, 2 ** 32, 4, dtype=np.uint64)
     x = "".join(f"{int(v):08x}" for v in h)
     return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-a{x[17:20]}-{x[20:32]}"
@@ -246,8 +247,8 @@ def _buildings(rng, size: int, s: Settlement, segments, axis, occupied: np.ndarr
                     ci = np.minimum(centre.astype(int), size - 1)
                     if occupied[ci[1], ci[0]] or rng.random() > s.density * density[ci[1], ci[0]]:
                         continue
-                    outline, b = new_building(rng, centre, along, s, big, _uid(rng))
-                    if _try_place(occupied, outline, gap=2):
+                    outline, b = new_building(rng, centre, along, s, big, new_uid(rng))
+                    if try_place(occupied, outline, gap=2):
                         buildings.append(b)
                         step = max(step, float(np.ptp(outline @ along)))
                         if row == 0 and s.sidewalk < 2:
@@ -258,8 +259,8 @@ def _buildings(rng, size: int, s: Settlement, segments, axis, occupied: np.ndarr
         ci = np.round(centre).astype(int).clip(0, size - 1)
         if occupied[ci[1], ci[0]] or rng.random() > density[ci[1], ci[0]]:
             continue
-        outline, b = new_building(rng, centre, axis, s, rng.random() < s.big * 2, _uid(rng))
-        if _try_place(occupied, outline, gap=3):
+        outline, b = new_building(rng, centre, axis, s, rng.random() < s.big * 2, new_uid(rng))
+        if try_place(occupied, outline, gap=3):
             buildings.append(b)
     return buildings, drives
 

@@ -53,3 +53,15 @@ def test_tarps_only_on_minor_and_major_roofs_where_the_kind_uses_them():
     assert not img.any()
     _tarps(np.random.default_rng(0), img, built, "hurricane", 1.0)
     assert img.any()
+
+
+def test_outbuildings_are_small_square_to_their_house_and_clear_of_it():
+    from sim.scenes.houses import outbuilding
+
+    rng = np.random.default_rng(5)
+    for house in houses(60, seed=4):
+        shed = outbuilding(rng, house, "shed")
+        area = shapely.Polygon(shed.outline).area * GSD_M ** 2
+        assert 14 <= area <= 56
+        assert np.allclose(shed.parts[0].u, house.parts[0].u)
+        assert shapely.Polygon(shed.outline).distance(shapely.Polygon(house.parts[0].corners())) > 1.5 / GSD_M

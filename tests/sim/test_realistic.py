@@ -91,7 +91,8 @@ def test_realistic_images_are_noisier_and_textured_and_greyer(pairs):
     classic, realistic = pairs
     c = [image_stats(s.post) for s in classic]
     r = [image_stats(s.post) for s in realistic]
-    med = {k: (np.median([x[k] for x in c]), np.median([x[k] for x in r])) for k in c[0]}
+    # Means over the scenes: each realistic image has its own sensor (noise, blur, JPEG or not), so they vary.
+    med = {k: (np.mean([x[k] for x in c]), np.mean([x[k] for x in r])) for k in c[0]}
     assert med["noise_sigma"][1] > 1.3 * med["noise_sigma"][0], med["noise_sigma"]
     assert med["laplacian_var"][1] > 1.3 * med["laplacian_var"][0], med["laplacian_var"]
     assert med["flat_share"][1] < 0.5 * med["flat_share"][0] + 1e-3, med["flat_share"]
