@@ -211,7 +211,8 @@ def make_scene(spec: SceneSpec) -> Scene:
     surfaces.road_markings(rng, world.ground, world.segments, world.water)
     _outbuildings(rng, world)
     _shrubs(rng, world)
-    world.texture = world.texture * surfaces.ground_texture(rng, inner, world.vegetation)
+    grain = surfaces.pixel_grain(rng, inner)
+    world.texture = world.texture * surfaces.ground_texture(rng, inner, world.vegetation, grain)
     disaster = DISASTERS[spec.kind]
     hazard = disaster.hazard(rng, world)
     damage.assign(rng, world.buildings, hazard, spec.kind, spec.event_intensity, spec.difficulty)
@@ -221,11 +222,11 @@ def make_scene(spec: SceneSpec) -> Scene:
     post_acq = _acquisition(rng, base_azimuth + rng.uniform(-35, 35), 0.0, post_sensor)
     post_lean = lean(post_acq.off_nadir, post_acq.target_azimuth, GSD_M)
     crowns = surfaces.crowns(rng, world.trees, inner)
-    grain = surfaces.roof_grain(rng, inner)
-    foliage = surfaces.foliage(rng, inner)
+    roofing = surfaces.roof_grain(rng, grain)
+    foliage = surfaces.foliage(grain)
     rubble_tex = cv2.GaussianBlur(texture.palette_image(rng, inner, disaster.rubble, block=3), (0, 0), 0.6)
-    pre = _render(rng, world, pre_acq, pre_sensor, spec, post_lean, crowns, grain, foliage, None, None)
-    post = _render(rng, world, post_acq, post_sensor, spec, post_lean, crowns, grain, foliage, hazard, rubble_tex)
+    pre = _render(rng, world, pre_acq, pre_sensor, spec, post_lean, crowns, roofing, foliage, None, None)
+    post = _render(rng, world, post_acq, post_sensor, spec, post_lean, crowns, roofing, foliage, hazard, rubble_tex)
     scale = spec.size / inner
     buildings = [moved(b, np.zeros(2, np.float32), scale) for b in world.buildings]
     for b in buildings:

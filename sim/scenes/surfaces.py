@@ -23,16 +23,21 @@ ROOF_TEXTURE = {"shingle": (0.10, 0.07, 2.2), "metal": (0.04, 0.12, 1.6), "tile"
 MARKING = np.array((196, 190, 160), np.float32)
 
 
-def ground_texture(rng: np.random.Generator, size: int, vegetation: np.ndarray) -> np.ndarray:
+def pixel_grain(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Pixel-scale grain (unit white noise, slightly blurred). Ground, roofs and crowns texture disjoint
+    pixels (a roof's or a crown's texture replaces the ground's), so one field serves all three."""
+    return cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 0.6)
+
+
+def ground_texture(rng: np.random.Generator, size: int, vegetation: np.ndarray, grain: np.ndarray) -> np.ndarray:
     """Multiplicative ground texture: metre-scale patches, pixel grain and clutter (tufts, stones, litter,
     small dark and bright things), all stronger on vegetation than on pavement."""
     patches = texture.fbm(rng, size, ((size // 64, 0.5), (size // 16, 0.4)))
-    grain = cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 0.55) * 1.8
     u = rng.random((size, size), dtype=np.float32)
     clutter = np.where(u < 0.03, -0.45, np.where(u > 0.985, 0.35, 0.0)).astype(np.float32)
     clutter = cv2.GaussianBlur(clutter, (3, 3), 0.8) * 1.6
     amp = 0.09 + 0.09 * vegetation
-    return (1.0 + amp * (patches + grain) + clutter).astype(np.float32)
+    return (1.0 + amp * (patches + 1.8 * grain) + clutter).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,10 @@ def crowns(rng: np.random.Generator, trees: np.ndarray, size: int) -> Crowns:
     return Crowns(centres.astype(np.float32), radii, index, core > 0)
 
 
-def roof_grain(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+def roof_grain(rng: np.random.Generator, grain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The fine mottling and the broad stains of roofing, drawn once per scene (a roof is the same roof pre
     and post, wherever the lean puts it)."""
-    return cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 0.6) * 1.5, texture.field(rng, size, size // 24)
+    return grain * np.float32(1.5), texture.field(rng, grain.shape[0], grain.shape[0] // 24)
 
 
 def roof_texture(ground: np.ndarray, grain: tuple[np.ndarray, np.ndarray], buildings: list[Building],
@@ -112,10 +117,9 @@ def canopy(img: np.ndarray, layout: Crowns, colours: np.ndarray, sun: np.ndarray
     return crown
 
 
-def foliage(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Multiplicative leaf texture: strong, clumpy, about a metre across, with dark gaps."""
-    leaves = cv2.GaussianBlur(texture.grain(rng, size), (0, 0), 0.8) * 2.0
-    return np.clip(1.0 + 0.35 * leaves, 0.3, 1.7).astype(np.float32)
+def foliage(grain: np.ndarray) -> np.ndarray:
+    """Multiplicative leaf texture: strong, clumpy, with dark gaps."""
+    return np.clip(1.0 + 0.7 * grain, 0.3, 1.7).astype(np.float32)
 
 
 def road_markings(rng: np.random.Generator, ground: np.ndarray, segments: list, water: np.ndarray) -> None:
