@@ -243,10 +243,11 @@ class CropDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, cache: SceneCache, tile: int, samples: int, seed: int, oversample: float = 0.5,
-                 augmented: bool = True, photometric: float = 0.1, pre_missing: float = 0.0):
+                 augmented: bool = True, photometric: float = 0.1, pre_missing: float = 0.0,
+                 rescale: float = 1.0):
         self.cache, self.tile, self.samples, self.seed = cache, tile, samples, seed
         self.oversample, self.augmented, self.photometric = oversample, augmented, photometric
-        self.pre_missing = pre_missing
+        self.pre_missing, self.rescale = pre_missing, rescale
         self.epoch = 0
         self.damaged = [i for i, pos in enumerate(cache.positions) if pos]
 
@@ -258,7 +259,14 @@ class CropDataset(torch.utils.data.Dataset):
         return self.samples
 
     def window(self, rng: np.random.Generator) -> np.ndarray:
-        """One unaugmented `tile`² (H, W, 7) crop: near a damaged pixel with probability `oversample`, else anywhere."""
+        """One unaugmented `tile`² (H, W, 7) crop: near a damaged pixel with probability `oversample`, else anywhere.
+
+        With `rescale` r > 1 the crop covers `tile` times a factor drawn log-uniformly in [1/r, r] and is
+        resized to `tile` (targets by nearest neighbour): the same ground at other sample distances.
+        """
+        size = self.tile
+        if self.rescale > 1:
+            size = max(16, round(self.tile * float(np.exp(rng.uniform(-1, 1) * np.log(self.rescale)))))
         if self.damaged and rng.random() < self.oversample:
             scene = self.damaged[rng.integers(len(self.damaged))]
             positions = self.cache.positions[scene]
@@ -266,14 +274,22 @@ class CropDataset(torch.utils.data.Dataset):
             cy, cx = positions[cls][rng.integers(len(positions[cls]))]
             array = self.cache.arrays[scene]
             h, w = array.shape[:2]
-            jitter = rng.integers(-self.tile // 3, self.tile // 3 + 1, size=2)
-            y = int(np.clip(cy - self.tile // 2 + jitter[0], 0, max(h - self.tile, 0)))
-            x = int(np.clip(cx - self.tile // 2 + jitter[1], 0, max(w - self.tile, 0)))
+            jitter = rng.integers(-size // 3, size // 3 + 1, size=2)
+            y = int(np.clip(cy - size // 2 + jitter[0], 0, max(h - size, 0)))
+            x = int(np.clip(cx - size // 2 + jitter[1], 0, max(w - size, 0)))
         else:
             array = self.cache.arrays[rng.integers(len(self.cache.arrays))]
             h, w = array.shape[:2]
-            y, x = rng.integers(max(h - self.tile, 0) + 1), rng.integers(max(w - self.tile, 0) + 1)
-        return crop(array, y, x, self.tile)
+            y, x = rng.integers(max(h - size, 0) + 1), rng.integers(max(w - size, 0) + 1)
+        window = crop(array, y, x, size)
+        if size == self.tile:
+            return window
+        smooth = cv2.INTER_AREA if size > self.tile else cv2.INTER_LINEAR
+        pre, post = (cv2.resize(np.ascontiguousarray(window[..., part]), (self.tile, self.tile), interpolation=smooth)
+                     for part in (slice(0, 3), slice(3, 6)))           # OpenCV resizes up to 4 channels at once
+        target = cv2.resize(np.ascontiguousarray(window[..., 6]), (self.tile, self.tile),
+                            interpolation=cv2.INTER_NEAREST)
+        return np.concatenate([pre, post, target[..., None]], axis=2)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])

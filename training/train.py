@@ -128,6 +128,7 @@ class TrainConfig:
     oversample: float = 0.5             # share of crops centred on a damaged pixel
     photometric: float = 0.1
     pre_missing: float = 0.0            # share of crops without (part of) their pre-event view, as onboard
+    rescale: float = 1.0                # crops at 1/r..r times the ground sample distance (1: as stored)
     init: Path | None = None            # start from this checkpoint's weights (fine-tuning), not from scratch
     val_fraction: float = 0.2
     val_scenes: int = 8
@@ -275,7 +276,7 @@ def train(cfg: TrainConfig) -> dict:
     val_cache = SceneCache(val_pairs, cache_dir)
     weights = class_weights(train_cache.class_frequencies())
     dataset = CropDataset(train_cache, cfg.tile, cfg.samples, cfg.seed, cfg.oversample,
-                          photometric=cfg.photometric, pre_missing=cfg.pre_missing)
+                          photometric=cfg.photometric, pre_missing=cfg.pre_missing, rescale=cfg.rescale)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch, num_workers=cfg.workers,
                                          drop_last=True, worker_init_fn=_worker_init if cfg.workers else None)
     steps_per_epoch = len(loader)
@@ -399,6 +400,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pre-missing", type=float, default=d.pre_missing,
                    help="share of crops whose pre image is blanked, wholly or on one side of a line, as where the "
                         "onboard reference does not reach (default %(default)s)")
+    p.add_argument("--rescale", type=float, default=d.rescale,
+                   help="crops resized from 1/R..R times the tile's ground extent: a range of sample distances "
+                        "(default %(default)s: off)")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this checkpoint's weights (fine-tune); the model must be the same shape")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of disaster events held out")

@@ -79,6 +79,46 @@ def test_crops_are_deterministic_and_oversample_damage(tiny_xbd, tmp_path):
     assert weights[1] == 1.0 and weights[0] < 1.0
 
 
+def test_some_crops_lose_their_pre_image_as_onboard(tiny_xbd, tmp_path):
+    """`pre_missing`: the pre bands are the satellite's no-view fill, wholly or on one side of a line; the
+    post bands and the target are untouched."""
+    from onboard.ingest import NO_PRE_FILL
+    train, _ = split_by_event(find_pairs(tiny_xbd), 0.34, 0)
+    cache = SceneCache(train, tmp_path / "cache")
+    plain = CropDataset(cache, tile=32, samples=64, seed=0, augmented=False)
+    blanked = CropDataset(cache, tile=32, samples=64, seed=0, augmented=False, pre_missing=1.0)
+    shares = []
+    for i in range(40):
+        (x, y), (bx, by) = plain[i], blanked[i]
+        assert torch.equal(y, by) and torch.equal(x[3:], bx[3:])
+        missing = (bx[:3] == NO_PRE_FILL).all(dim=0)
+        assert torch.equal(bx[:3][:, ~missing], x[:3][:, ~missing])
+        shares.append(float(missing.float().mean()))
+    assert any(s == 1.0 for s in shares) and any(0.05 < s < 0.95 for s in shares)
+
+
+def test_rescaled_crops_keep_the_tile_size_and_the_target_classes(tiny_xbd, tmp_path):
+    train, _ = split_by_event(find_pairs(tiny_xbd), 0.34, 0)
+    cache = SceneCache(train, tmp_path / "cache")
+    ds = CropDataset(cache, tile=32, samples=64, seed=0, rescale=1.5)
+    for i in range(20):
+        x, y = ds[i]
+        assert x.shape == (6, 32, 32) and y.shape == (32, 32)
+        assert set(y.unique().tolist()) <= {0, 1, 2, 3, 4, IGNORE}     # nearest neighbour: no blended classes
+
+
+def test_the_no_view_line_takes_the_share_asked_for():
+    from training.coverage import no_view_mask, without_view
+    for share in (0.1, 0.5, 0.9):
+        mask = no_view_mask(64, 64, np.random.default_rng(3), share)
+        assert abs(mask.mean() - share) < 0.03
+    pre = np.full((64, 64, 3), 7, np.uint8)
+    same_a, mask_a = without_view("flood-1_00000001", pre, "half")
+    same_b, mask_b = without_view("flood-1_00000001", pre, "half")
+    assert np.array_equal(mask_a, mask_b) and abs(mask_a.mean() - 0.5) < 0.03 and (pre == 7).all()
+    assert without_view("x", pre, "full") == (pre, None)
+
+
 def test_calibration_tiles_are_u8_tiles(tiny_xbd):
     tiles = calibration_tiles(find_pairs(tiny_xbd), 64, 5, seed=0)
     assert tiles.shape == (5, 6, 64, 64) and tiles.dtype == np.uint8
