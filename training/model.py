@@ -134,8 +134,7 @@ class ResNetEncoder(nn.Module):
 class ResNetUNet(nn.Module):
     """The reference model: pre and post through one shared (siamese) ResNet encoder, fused per level, U-Net decoder.
 
-    Both images go through the encoder as one batch of 2N (one set of weights, wider matrix calls). At each of
-    the five levels the post features and the post-minus-pre change are concatenated and mixed by a 1x1
+    Both images go through the same encoder (one set of weights, learnt from both). At each of the five levels the post features and the post-minus-pre change are concatenated and mixed by a 1x1
     convolution; the decoder upsamples (nearest, x2) and merges each level's fused features back to full
     resolution, where a 1x1 head gives the class logits. `width` is the stem's channels (64 = the ResNet).
     """
@@ -168,11 +167,10 @@ class ResNetUNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits `[N, num_classes, T, T]` from raw 0..255 `[N, 6, T, T]`; T must be a multiple of 32."""
         x = (x - self.mean) / self.std
-        both = self.encoder(torch.cat([x[:, :3], x[:, 3:]], dim=0))
-        fused = []
-        for fuse, feature in zip(self.fuse, both):
-            pre, post = feature.chunk(2, dim=0)
-            fused.append(fuse(torch.cat([post, post - pre], dim=1)))
+        # two calls of one encoder, not one call on a batch of 2N: a graph that splits its batch in halves is
+        # exported by torch.export (INC's path) with fixed split sizes, and its IR could not be reshaped
+        fused = [fuse(torch.cat([post, post - pre], dim=1))
+                 for fuse, pre, post in zip(self.fuse, self.encoder(x[:, :3]), self.encoder(x[:, 3:]))]
         x = fused[-1]
         for i, merge in enumerate(self.merge):
             x = self.up(x)

@@ -8,7 +8,7 @@ import torch
 from tests.conftest import run_cli
 from training.checkpoint import load_model
 from training.export import export_ir
-from training.model import ARCHS, ResNetUNet, UNet, build, model_config
+from training.model import ARCHS, Probabilities, ResNetUNet, UNet, build, model_config
 from training.train import TrainConfig, train
 
 # a narrow ResNet (stem width 8): the same graph as width 64, in milliseconds
@@ -52,7 +52,6 @@ def test_pre_and_post_share_one_encoder_and_the_change_matters():
 
 
 def test_a_batch_gives_each_tile_its_own_answer():
-    """Pre and post are stacked on the batch axis inside: tile i's output must not depend on tile j."""
     torch.manual_seed(0)
     model = ResNetUNet("resnet18-unet", NARROW).eval()
     x = torch.randint(0, 256, (3, 6, 64, 64)).float()
@@ -98,6 +97,20 @@ def test_export_to_ir_matches_pytorch(tmp_path):
     reshaped.reshape([2, 6, 96, 96])
     out = ov.Core().compile_model(reshaped, "CPU")(np.zeros((2, 6, 96, 96), np.uint8))[0]
     assert out.shape == (2, 5, 96, 96)
+
+
+def test_torch_export_graph_reshapes_to_other_batches_and_tiles():
+    """INC's path converts a torch.export graph: its IR must still reshape, as the bench and daemon do."""
+    torch.manual_seed(0)
+    model = Probabilities(ResNetUNet("resnet18-unet", NARROW).eval())
+    example = torch.rand(1, 6, 64, 64) * 255
+    with torch.no_grad():
+        ir = ov.convert_model(torch.export.export(model, (example,)), input=[(1, 6, 64, 64)])
+    ir.reshape([2, 6, 96, 96])
+    x = np.random.default_rng(0).integers(0, 256, (2, 6, 96, 96)).astype(np.float32)
+    out = ov.Core().compile_model(ir, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(out, model(torch.from_numpy(x)).numpy(), atol=1e-4)
 
 
 def test_train_and_resume_the_reference_arch(tiny_xbd, tmp_path):
