@@ -134,9 +134,10 @@ class ResNetEncoder(nn.Module):
 class ResNetUNet(nn.Module):
     """The reference model: pre and post through one shared (siamese) ResNet encoder, fused per level, U-Net decoder.
 
-    Both images go through the same encoder (one set of weights, learnt from both). At each of the five levels the post features and the post-minus-pre change are concatenated and mixed by a 1x1
-    convolution; the decoder upsamples (nearest, x2) and merges each level's fused features back to full
-    resolution, where a 1x1 head gives the class logits. `width` is the stem's channels (64 = the ResNet).
+    Both images go through the same encoder (one set of weights, learnt from both). At each of the five levels
+    the post features and the post-minus-pre change are concatenated and mixed by a 1x1 convolution; the
+    decoder upsamples (nearest, x2) and merges each level's fused features back to full resolution, where a
+    1x1 head gives the class logits. `width` is the stem's channels (64 = the ResNet).
     """
 
     depth = 5        # the encoder halves the tile five times: T must be a multiple of 32

