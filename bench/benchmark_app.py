@@ -81,20 +81,21 @@ def measure(xml: Path, batch: int, tile: int, hint: str, seconds: float,
 
 # --- rows (orchestrator side) -------------------------------------------------
 
-def row(ctx, precision: str, variant: str, hint: str, batch: int) -> dict:
-    """benchmark_app on one OpenVINO row's IR, hint, shape and inference precision."""
+def row(ctx, precision: str, variant: str, hint: str, batch: int, tile: int | None = None) -> dict:
+    """benchmark_app on one OpenVINO row's IR, hint, shape (tile: the manifest's by default) and precision."""
     from bench.ov_rows import LABELS, VARIANT_SUFFIX, infer_precision
     from bench.plan import QUICK_SKIP, fail, new_row
 
     suffix = VARIANT_SUFFIX[variant]
     result = new_row("benchmark_app", f"benchmark_app {LABELS.get(precision, precision)}{suffix}",
-                     precision=precision, variant=variant, hint=hint, batch=batch, seconds=ctx.plan.benchmark_app_s)
+                     precision=precision, variant=variant, hint=hint, batch=batch, tile=tile or ctx.manifest.tile,
+                     seconds=ctx.plan.benchmark_app_s)
     if hint not in ctx.plan.benchmark_app_hints:
         result["status"] = QUICK_SKIP + ": THROUGHPUT only, the daemon's reference"
         return result
     ctx.progress("measuring", row=result["name"], hint=hint, batch=batch)
     try:
-        result.update(measure(ctx.manifest.ir(precision, verify=False), batch, ctx.manifest.tile, hint,
+        result.update(measure(ctx.manifest.ir(precision, verify=False), batch, result["tile"], hint,
                               ctx.plan.benchmark_app_s, infer_precision(precision, variant)))
         result["status"] = "measured"
     except Exception as exc:   # one broken row must not lose the rest of the table

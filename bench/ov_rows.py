@@ -96,15 +96,19 @@ def infer_precision(precision: str, variant: str) -> str | None:
 LABELS = {"fp32": "FP32", "fp16": "FP16", "int8-nncf": "INT8-NNCF", "int8-inc": "INT8-INC"}
 
 
-def combinations(ctx) -> list[tuple[str, str, str, int]]:
-    """(precision, variant, hint, batch) of every OpenVINO row, in table order."""
+def combinations(ctx) -> list[tuple[str, str, str, int, int]]:
+    """(precision, variant, hint, batch, tile) of every OpenVINO row, in table order: the model's own tile at
+    every batch, then each other tile size of the plan at batch 1 (the IR reshaped; as the satellite compiles it)."""
     combos = []
+    tile, *others = ctx.tile_sizes()
     for precision in ctx.precisions():
         for variant in VARIANT_SUFFIX:
             if variant == "plugin" and not variant_config(precision, "default"):
                 continue
             batches = ctx.plan.batches if variant == "default" else ctx.plan.plugin_default_batches
-            combos += [(precision, variant, hint, batch) for hint in HINTS for batch in batches]
+            combos += [(precision, variant, hint, batch, tile) for hint in HINTS for batch in batches]
+    for other in others:
+        combos += [(precision, "default", hint, 1, other) for precision in ctx.precisions() for hint in HINTS]
     return combos
 
 
@@ -121,21 +125,21 @@ def rows(ctx) -> list[dict]:
 
     out = []
     xml = {p: str(ctx.manifest.ir(p)) for p in ctx.precisions()}      # sha256 checked once, here
-    for precision, variant, hint, batch in combinations(ctx):
+    for precision, variant, hint, batch, tile in combinations(ctx):
         config, suffix = variant_config(precision, variant), VARIANT_SUFFIX[variant]
         row = new_row("runtime", f"OpenVINO {LABELS.get(precision, precision)}{suffix}", runtime="openvino",
-                      precision=precision, variant=variant, hint=hint, batch=batch, ir_mb=ir_mb(ctx, precision),
-                      score_of=precision)
+                      precision=precision, variant=variant, hint=hint, batch=batch, tile=tile,
+                      ir_mb=ir_mb(ctx, precision), score_of=precision)
         out.append(row)
-        ctx.progress("measuring", row=row["name"], hint=hint, batch=batch)
+        ctx.progress("measuring", model=ctx.name, row=row["name"], hint=hint, batch=batch, tile=tile)
         spec = {"kind": "openvino", "xml": xml[precision], "batch": batch, "hint": hint, "config": config,
-                "sample_shape": [6, ctx.manifest.tile, ctx.manifest.tile],
-                "tiles": str(ctx.tiles), "budget": vars(ctx.plan.openvino_budget)}
+                "sample_shape": [6, tile, tile],
+                "tiles": str(ctx.tiles_at[tile]), "budget": vars(ctx.plan.openvino_budget)}
         try:
             row.update(worker.run(spec, timeout=ctx.plan.timeout_s))
             row["status"] = "measured"
         except Exception as exc:   # one broken row must not lose the rest of the table
             fail(row, exc)
-        out.append(benchmark_app.row(ctx, precision, variant, hint, batch))
+        out.append(benchmark_app.row(ctx, precision, variant, hint, batch, tile))
     return out
 

@@ -30,6 +30,7 @@ class Plan:
     benchmark_app_hints: tuple[str, ...]
     daemon_copies: int                     # times the scenario's scenes go through each daemon run
     daemon_all_precisions: bool
+    extra_tiles: tuple[int, ...] = ()      # OpenVINO rows at batch 1 on other tile sizes too (the IR reshaped)
     timeout_s: float = 900.0
 
     @classmethod
@@ -39,7 +40,7 @@ class Plan:
                    openvino_budget=Budget(0.5, 3, 1.5, 3), compile_batches=(1, 8, 16, 32),
                    plugin_default_batches=(1,), benchmark_app_s=3, benchmark_app_hints=("THROUGHPUT", "LATENCY"),
                    daemon_copies=4,
-                   daemon_all_precisions=True)
+                   daemon_all_precisions=True, extra_tiles=(256, 512))
 
     @classmethod
     def quick_plan(cls) -> Plan:
@@ -56,7 +57,8 @@ class Plan:
                 "torch": vars(self.torch_budget), "openvino": vars(self.openvino_budget),
                 "torch_compile_batches": list(self.compile_batches),
                 "plugin_default_batches": list(self.plugin_default_batches),
-                "benchmark_app_seconds": self.benchmark_app_s, "daemon_scene_copies": self.daemon_copies}
+                "benchmark_app_seconds": self.benchmark_app_s, "daemon_scene_copies": self.daemon_copies,
+                "extra_tiles": list(self.extra_tiles)}
 
 
 @dataclass
@@ -70,8 +72,30 @@ class Context:
     scenes: SceneSet | None = None
     tiles: Path | None = None
     gflop_per_tile: float | None = None
+    tiles_at: dict[int, Path] = field(default_factory=dict)       # tile size -> u8 tiles of that size (.npy)
+    gflop_at: dict[int, float] = field(default_factory=dict)      # tile size -> GFLOP per tile
     rows: list[dict] = field(default_factory=list)
     sections: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The model's name (its manifest's): what its rows are labelled with when several models are benched."""
+        return self.manifest.name
+
+    @property
+    def reference(self) -> bool:
+        """A reference-class model (ResNet encoder), not the small plain U-Net: its own targets apply."""
+        return (self.manifest.training.get("model") or {}).get("arch", "unet") != "unet"
+
+    def tile_sizes(self) -> list[int]:
+        """The model's own tile first, then the plan's other tile sizes (multiples of its 2^depth only)."""
+        multiple = 32 if self.reference else 2 ** int((self.manifest.training.get("model") or {}).get("depth", 0))
+        extra = [t for t in self.plan.extra_tiles if t != self.manifest.tile and t % multiple == 0]
+        return [self.manifest.tile, *extra]
+
+    def for_model(self, model_dir: Path, manifest: Manifest) -> Context:
+        """A context for another model on the same plan, work folder and scenes; its rows are its own."""
+        return Context(model_dir=model_dir, manifest=manifest, plan=self.plan, work=self.work, scenes=self.scenes)
 
     @property
     def default_int8(self) -> str:

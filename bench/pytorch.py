@@ -132,7 +132,7 @@ def rows(ctx) -> list[dict]:
         python = ipex_python() if mode == "ipex" else None
         for batch in ctx.plan.batches:
             row = new_row("runtime", NAMES[mode], runtime="pytorch", precision="fp32", variant=mode,
-                          executes_in="f32", hint=None, batch=batch, ir_mb=None,
+                          executes_in="f32", hint=None, batch=batch, tile=ctx.manifest.tile, ir_mb=None,
                           score_of="fp32")
             out.append(row)
             if mode == "ipex" and python is None:
@@ -141,7 +141,7 @@ def rows(ctx) -> list[dict]:
             if mode == "compile" and batch not in ctx.plan.compile_batches:
                 row["status"] = QUICK_SKIP + ": compiling takes tens of seconds per shape"
                 continue
-            ctx.progress("measuring", row=row["name"], batch=batch)
+            ctx.progress("measuring", model=ctx.name, row=row["name"], batch=batch)
             spec = {"kind": "torch", "mode": mode, "model_dir": str(ctx.model_dir), "batch": batch,
                     "tiles": str(ctx.tiles), "budget": vars(ctx.plan.torch_budget)}
             try:

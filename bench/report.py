@@ -53,19 +53,39 @@ def _threads(row: dict) -> str:
     return "–"
 
 
+def _key(row: dict) -> tuple:
+    """What pairs a runtime row with benchmark_app's: model, precision, variant, hint, batch and tile."""
+    return row.get("model"), row["precision"], row["variant"], row["hint"], row["batch"], row.get("tile")
+
+
+def _models_line(results: dict) -> list[str]:
+    """One line per benched model: tile, parameters, GFLOP per tile (per tile size measured) and its weights."""
+    lines = []
+    for model in results.get("models") or [results["model"]]:
+        sizes = ", ".join(f"{float(g):.2f} at {t}²" for t, g in (model.get("gflop_per_tile_at") or {}).items())
+        arch = (model.get("training_model") or {}).get("arch", "unet")
+        lines += [f"**Model {model['name']}** ({arch}): tile {model['tile']} (overlap {model['overlap']}), "
+                  f"{model.get('parameters', 0):,} parameters, **{model['gflop_per_tile']:.2f} GFLOP per tile**"
+                  + (f" ({sizes})" if sizes else "")
+                  + f" (torch FlopCounterMode, 2 FLOP per multiply-accumulate); PyTorch weights: {model['weights']}.",
+                  ""]
+    return lines
+
+
 def runtime_table(results: dict) -> list[str]:
     """Markdown lines: each runtime row beside benchmark_app's tiles/s on the same IR, variant, hint and batch."""
-    lines = ["| runtime | hint | executes in (share of FLOPs) | batch | tiles/s | benchmark_app tiles/s | p50 ms | "
-             "p99 ms | GFLOP/s (% of the measured ceiling) | threads | IR MB | peak RSS MB | held-out xView2 |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
-    bench_app = {(r["precision"], r["variant"], r["hint"], r["batch"]): r for r in results["rows"]
-                 if r["kind"] == "benchmark_app" and not r.get("reference_for")}
+    lines = ["| model | runtime | hint | executes in (share of FLOPs) | tile | batch | tiles/s | benchmark_app tiles/s "
+             "| p50 ms | p99 ms | GFLOP/s (% of the measured ceiling) | threads | IR MB | peak RSS MB | "
+             "held-out xView2 |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+    bench_app = {_key(r): r for r in results["rows"] if r["kind"] == "benchmark_app" and not r.get("reference_for")}
     for row in (r for r in results["rows"] if r["kind"] == "runtime"):
-        head = f"| {row['name']} | {row.get('hint') or '–'} | {_execution(row)} | {row['batch']} |"
+        head = (f"| {row.get('model', '–')} | {row['name']} | {row.get('hint') or '–'} | {_execution(row)} | "
+                f"{_num(row.get('tile'))} | {row['batch']} |")
         if row["status"] != "measured":
             lines.append(f"{head} {row['status']} | | | | | | | | |")
             continue
-        app = bench_app.get((row["precision"], row["variant"], row["hint"], row["batch"]))
+        app = bench_app.get(_key(row))
         app_text = "–" if app is None else (_num(app.get("tiles_per_s")) if app["status"] == "measured"
                                             else app["status"])
         lines.append(f"{head} {_num(row['tiles_per_s'])} | {app_text} | {_num(row['latency_p50_ms'])} | "
@@ -212,7 +232,9 @@ def generated(results: dict) -> str:
     ov, pt = plan["openvino"], plan["torch"]
     flags = ", ".join(f for f in m["flags"] if f.startswith(("avx", "amx", "fma"))) or "none"
     lines = [BEGIN, "",
-             f"Run {results['finished']} ({kind}); `satedge bench --model {model['dir']}`.", "",
+             f"Run {results['finished']} ({kind}); `satedge bench "
+             + " ".join(f"--model {m['dir']}" for m in results.get("models") or [model]) + "`; the daemon, "
+             f"the swap and the downlink run {model['name']}.", "",
              f"**Machine:** {m['cpu_model']}, {m['physical_cores']} physical cores ({m['logical_cpus']} logical). "
              f"Relevant CPU flags: {flags}.",
              "",
@@ -222,9 +244,7 @@ def generated(results: dict) -> str:
              "A precision's ceiling is its best kernel here; each model row below is judged against the ceiling "
              "of the precision its convolutions execute in.", "", *ceilings_table(results), "",
              f"![roofline]({ROOFLINE})", "",
-             f"**Model:** {model['name']}, tile {model['tile']} (overlap {model['overlap']}), "
-             f"{model.get('parameters', 0):,} parameters, **{model['gflop_per_tile']:.2f} GFLOP per tile** "
-             f"(torch FlopCounterMode, 2 FLOP per multiply-accumulate); PyTorch weights: {model['weights']}.", "",
+             *_models_line(results),
              f"Timing: warm-up, then {ov['windows']} timed windows of ≥ {ov['window_s']} s (OpenVINO) / "
              f"{pt['windows']} of ≥ {pt['window_s']} s (PyTorch), median tiles/s; "
              f"latency percentiles over every call (one call = one batch). Each row runs in a process of its own "
@@ -269,7 +289,10 @@ def plot(results: dict, path: Path) -> None:
     for row in results["rows"]:
         if row["status"] != "measured" or row["kind"] not in ("runtime", "daemon"):
             continue
-        label = row["name"]
+        several = len(results.get("models") or []) > 1
+        label = (f"{row.get('model')}: " if several else "") + row["name"]
+        if row.get("tile") and row["tile"] != results["model"]["tile"]:
+            label += f" @{row['tile']}²"
         if row["kind"] == "runtime" and row["runtime"] == "openvino" and row.get("executes_in"):
             label += f" [{row['executes_in']}]"
         label += f", {row['hint'].lower()}" if row.get("hint") else ""

@@ -1,6 +1,6 @@
-"""OpenVINO latency of the U-Net per width and tile, for choosing the default model.
+"""OpenVINO latency of a model architecture per width and tile, for choosing the default model.
 
-    python -m training.latency [--widths 4 8 16] [--tiles 256 512] [--rounds 30]
+    python -m training.latency [--arch unet] [--widths 4 8 16] [--tiles 256 512] [--rounds 30]
 
 Random weights (latency does not depend on their values), the exported IR
 contract (u8 in, softmax out), LATENCY hint, one request. All variants are
@@ -25,21 +25,23 @@ def main(argv: list[str] | None = None) -> int:
 
     from onboard.tiling import grid
     from training.export import to_openvino
-    from training.model import UNet
+    from training.model import ARCHS, build, model_config
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16])
+    p.add_argument("--arch", choices=ARCHS, default="unet")
+    p.add_argument("--widths", type=int, nargs="+", default=None, help="default: U-Net 4 8 16, ResNet 64")
     p.add_argument("--tiles", type=int, nargs="+", default=[256, 512])
-    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--depth", type=int, default=4, help="U-Net levels (unet only)")
     p.add_argument("--rounds", type=int, default=30)
     p.add_argument("--overlap", type=int, default=32)
     args = p.parse_args(argv)
+    widths = args.widths or ([4, 8, 16] if args.arch == "unet" else [64])
     core = ov.Core()
     variants = []
     for tile in args.tiles:
-        for width in args.widths:
+        for width in widths:
             torch.manual_seed(0)
-            model = UNet(width=width, depth=args.depth).eval()
+            model = build(model_config(args.arch, width, args.depth)).eval()
             compiled = core.compile_model(to_openvino(model, tile), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
             x = np.random.default_rng(0).integers(0, 256, (1, 6, tile, tile), dtype=np.uint8)
             compiled(x)

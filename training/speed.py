@@ -1,6 +1,7 @@
 """Training speed side by side: stock FP32, stock `--amp bf16`, IPEX (where a venv has it).
 
-    python -m training.speed [--steps 20] [--width 8] [--tile 256] [--batch 8] [--ipex-python .venv-ipex/bin/python]
+    python -m training.speed [--arch unet] [--steps 20] [--width 8] [--tile 256] [--batch 8]
+                             [--ipex-python .venv-ipex/bin/python]
 
 Each configuration runs in its own process (IPEX needs its own venv, torch
 2.8), on the same random batch, after warm-up steps; prints steps/s and
@@ -17,22 +18,26 @@ import sys
 import time
 from pathlib import Path
 
+from training.model import ARCHS
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(backend: str, amp: str, steps: int, width: int, tile: int, batch: int, threads: int | None) -> dict:
-    """Time `steps` optimizer steps of the U-Net with the training loop's backend and loss."""
+def measure(backend: str, amp: str, steps: int, width: int | None, tile: int, batch: int, threads: int | None,
+            arch: str = "unet") -> dict:
+    """Time `steps` optimizer steps of the model (`arch`, `width`) with the training loop's backend and loss."""
     import torch
 
     from training.backends import BACKENDS
     from training.losses import DamageLoss
-    from training.model import UNet
+    from training.model import build, model_config
     from training.train import optimizer_step, physical_cores
 
     torch.set_num_threads(threads or physical_cores())
     torch.manual_seed(0)
     chosen = BACKENDS[backend](amp)
-    model = UNet(width=width).train()
+    config = model_config(arch, width)
+    model = build(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model, optimizer = chosen.prepare(model, optimizer)
     loss_fn = DamageLoss([0.3, 1, 3, 3, 2], "dice")
@@ -49,21 +54,24 @@ def measure(backend: str, amp: str, steps: int, width: int, tile: int, batch: in
         step()
     seconds = time.perf_counter() - started
     return {**chosen.describe(), "steps_per_s": steps / seconds, "tiles_per_s": steps * batch / seconds,
-            "width": width, "tile": tile, "batch": batch, "steps": steps}
+            **config, "tile": tile, "batch": batch, "steps": steps}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run each backend and amp in its own process (`--one`) and print one Markdown table; a failure becomes a row."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--width", type=int, default=8)
+    p.add_argument("--arch", choices=ARCHS, default="unet")
+    p.add_argument("--width", type=int, default=None, help="default: U-Net 8, ResNet 64")
     p.add_argument("--tile", type=int, default=256)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--ipex-python", type=Path, default=REPO / ".venv-ipex/bin/python")
     p.add_argument("--one", nargs=2, metavar=("BACKEND", "AMP"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    shape = (args.steps, args.width, args.tile, args.batch, args.threads)
+    if args.width is None:
+        args.width = 8 if args.arch == "unet" else 64
+    shape = (args.steps, args.width, args.tile, args.batch, args.threads, args.arch)
     if args.one:
         print(json.dumps(measure(args.one[0], args.one[1], *shape)))
         return 0
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for python, backend, amp in runs:
         cmd = [python, "-m", "training.speed", "--one", backend, amp, "--steps", str(args.steps), "--width",
-               str(args.width), "--tile", str(args.tile), "--batch", str(args.batch)]
+               str(args.width), "--tile", str(args.tile), "--batch", str(args.batch), "--arch", args.arch]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
@@ -84,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"backend": backend, "amp": amp, "error": error[:90]})
             continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"U-Net width {args.width}, batch {args.batch} x {args.tile}², {args.steps} timed steps after 3 warm-up\n")
+    print(f"{args.arch} width {args.width}, batch {args.batch} x {args.tile}², {args.steps} timed steps after 3 "
+          "warm-up\n")
     print("| backend | amp | torch | steps/s | tiles/s |\n|---|---|---|---|---|")
     for r in rows:
         if "error" in r:

@@ -59,7 +59,8 @@ def write_table(out: Path, rows: list[dict], base: TrainConfig) -> None:
         writer.writeheader()
         writer.writerows(rows)
     lines = [f"Budget per cell: {base.epochs} epochs x {base.samples} crops of {base.tile}² (batch {base.batch}), "
-             f"U-Net width {base.width} depth {base.depth}, seed {base.seed}, amp {base.amp or 'none'}; "
+             f"{base.arch} width {base.width or 'default'} depth {base.depth}, seed {base.seed}, "
+             f"amp {base.amp or 'none'}; "
              f"scored on {base.val_scenes} full validation scenes of held-out events.", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:

@@ -1,4 +1,4 @@
-"""`satedge train`: the damage U-Net on a folder in the xBD layout.
+"""`satedge train`: a damage model (`--arch`: the U-Net, or the ResNet-encoder reference) on an xBD-layout folder.
 
 Stock PyTorch by default; `--amp bf16` runs the forward pass under
 `torch.autocast("cpu", torch.bfloat16)`; `--backend ipex` uses Intel Extension
@@ -34,7 +34,7 @@ from training.backends import AMP_DTYPES, BACKENDS
 from training.dataset import CropDataset, SceneCache, class_weights, find_pairs, split_by_event
 from training.losses import REGION_TERMS, DamageLoss
 from training.metric import Confusion
-from training.model import UNet
+from training.model import ARCHS, build, model_config
 from training.predict import TorchPredictor, damage_maps
 
 log = logging.getLogger("satedge.train")
@@ -117,8 +117,9 @@ class TrainConfig:
     batch: int = 8
     tile: int = 256
     overlap: int = 32                   # for full-scene validation (and recorded for export)
-    width: int = 16
-    depth: int = 4
+    arch: str = "unet"                  # training.model.ARCHS
+    width: int | None = None            # None: the arch's default (U-Net 16, ResNet 64)
+    depth: int = 4                      # U-Net levels (the ResNet encoders have five by construction)
     optimizer: str = "adamw"
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -258,12 +259,19 @@ def train(cfg: TrainConfig) -> dict:
         raise UserError(f"unknown optimizer {cfg.optimizer!r} (have: {', '.join(OPTIMIZERS)})")
     if cfg.scheduler not in SCHEDULERS:
         raise UserError(f"unknown scheduler {cfg.scheduler!r} (have: {', '.join(SCHEDULERS)})")
-    if cfg.tile % 2 ** cfg.depth:
-        raise UserError(f"--tile {cfg.tile} must be a multiple of 2^depth = {2 ** cfg.depth}")
+    if cfg.arch not in ARCHS:
+        raise UserError(f"unknown architecture {cfg.arch!r} (have: {', '.join(ARCHS)})")
+    try:
+        config = model_config(cfg.arch, cfg.width, cfg.depth)
+    except ValueError as exc:
+        raise UserError(f"--arch {cfg.arch} --width {cfg.width}: {exc}") from None
+    seed_everything(cfg.seed)            # before the model is built: its initial weights follow the seed
+    model = build(config)
+    if cfg.tile % 2 ** model.depth:
+        raise UserError(f"--tile {cfg.tile} must be a multiple of 2^depth = {2 ** model.depth}")
     backend = BACKENDS[cfg.backend](cfg.amp)
     threads = cfg.threads or physical_cores()
     torch.set_num_threads(threads)
-    seed_everything(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -283,7 +291,6 @@ def train(cfg: TrainConfig) -> dict:
     if steps_per_epoch == 0:
         raise UserError(f"--samples {cfg.samples} is smaller than --batch {cfg.batch}")
 
-    model = UNet(width=cfg.width, depth=cfg.depth)
     if cfg.init is not None:
         start = checkpoint.load(cfg.init)
         if start["model_config"] != model.config():
@@ -387,8 +394,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--tile", type=int, default=d.tile, help="crop and model input size (default %(default)s)")
     p.add_argument("--overlap", type=int, default=d.overlap, help="tile overlap for full-scene validation")
-    p.add_argument("--width", type=int, default=d.width, help="channels of the first U-Net level")
-    p.add_argument("--depth", type=int, default=d.depth, help="U-Net levels")
+    p.add_argument("--arch", choices=ARCHS, default=d.arch,
+                   help="unet: the small plain U-Net; resnet18-unet / resnet34-unet: the reference model, a "
+                        "shared (siamese) ResNet encoder for pre and post and a U-Net decoder (default %(default)s)")
+    p.add_argument("--width", type=int, default=d.width,
+                   help="channels of the first level (default: U-Net 16, ResNet 64 as torchvision's)")
+    p.add_argument("--depth", type=int, default=d.depth, help="U-Net levels (unet only)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=d.optimizer)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)

@@ -62,8 +62,9 @@ def test_runtime_rows_are_real_measurements(quick_run):
         assert row["calls"] >= windows
         assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"]
         assert positive(row["peak_rss_mb"])
-        assert row["gflops"] == pytest.approx(row["tiles_per_s"] * results["model"]["gflop_per_tile"])
-        assert row["batch"] == 1
+        gflop = next(m["gflop_per_tile"] for m in results["models"] if m["name"] == row["model"])
+        assert row["gflops"] == pytest.approx(row["tiles_per_s"] * gflop)
+        assert row["batch"] == 1 and row["tile"] == 64
     for row in (r for r in rows if r["runtime"] == "openvino"):
         assert row["torch_loaded"] is False           # the row's process loaded OpenVINO only
         assert positive(row["ir_mb"]) and row["requests"] >= 1
@@ -123,7 +124,7 @@ def test_swap_loses_nothing_and_bytes_are_counted(quick_run):
 
 def test_held_out_scores_come_from_the_manifest(quick_run):
     results = quick_run["results"]
-    for row in measured(results, "runtime"):
+    for row in (r for r in measured(results, "runtime") if r["model"] == "tiny"):
         expected = {"fp32": 0.5, "int8-nncf": 0.495}.get(row["score_of"])
         assert (row["score"] or {}).get("score") == expected, row["name"]
     target = next(t for t in results["targets"] if t["target"].startswith("int8-nncf held-out score"))
@@ -147,6 +148,28 @@ def test_machine_and_targets(quick_run):
     for target in targets.values():
         assert target["met"] in (True, False, None)
         assert (target["value"] is None) == (target["met"] is None)
+
+
+def test_both_zoo_models_have_their_rows_and_targets(quick_run):
+    results = quick_run["results"]
+    assert [m["name"] for m in results["models"]] == ["tiny", "tiny-ref"]
+    assert results["models"][1]["training_model"] == {"arch": "resnet18-unet", "width": 4}
+    assert all(positive(m["gflop_per_tile"]) for m in results["models"])
+    for name in ("tiny", "tiny-ref"):
+        rows = [r for r in measured(results, "runtime") if r["model"] == name]
+        assert {(r["runtime"], r["precision"]) for r in rows} >= {
+            ("pytorch", "fp32"), ("openvino", "fp32"), ("openvino", "fp16"), ("openvino", "int8-nncf")}
+        for row in (r for r in rows if r["runtime"] == "openvino"):
+            assert row["executes_in"] and positive(row["ceiling_share"])
+    # the daemon, its stages and the swap run the first model only
+    assert {r["model"] for r in results["rows"] if r["kind"] in ("daemon", "stages", "swap")} == {"tiny"}
+    targets = [t for t in results["targets"] if t["model"] == "tiny-ref"]
+    assert targets and all(t["target"].startswith("tiny-ref: ") for t in targets)
+    assert any("int8 ceiling" in t["target"] for t in targets)
+    speedup = next(t for t in targets if "eager FP32, batch 1" in t["target"])
+    assert speedup["goal"] == ">= 10.0x"             # the reference model's goal (issue 15)
+    markdown = (quick_run["out"] / "docs" / "performance.md").read_text()
+    assert "**Model tiny-ref** (resnet18-unet)" in markdown and "| tiny-ref | OpenVINO INT8-NNCF |" in markdown
 
 
 def test_missing_model_is_a_one_line_error(tmp_path):
