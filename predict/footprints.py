@@ -160,7 +160,7 @@ def _under_centroids(geometries: list[shapely.Geometry], mask: NDArray[np.bool_]
     if not geometries:
         return np.zeros(0, bool)
     centroids = shapely.centroid(np.asarray(geometries, dtype=object))
-    cols, rows = ~transform * (shapely.get_x(centroids), shapely.get_y(centroids))
+    cols, rows = ~transform @ (shapely.get_x(centroids), shapely.get_y(centroids))
     rows, cols = np.floor(rows).astype(int), np.floor(cols).astype(int)
     inside = (rows >= 0) & (rows < mask.shape[0]) & (cols >= 0) & (cols < mask.shape[1])
     out = np.zeros(len(geometries), bool)
