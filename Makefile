@@ -20,9 +20,10 @@ demo: $(STAMP)
 	$(BIN)/satedge sim --config sim/default.toml --out out/demo-$$(date +%Y%m%d-%H%M%S)
 
 # Two pytest workers (pytest-xdist): most tests wait on real daemons, sockets and simulated time, so two
-# run side by side in about the time of one; every test keeps its own ports, folders and processes.
+# run side by side in about the time of one; every test keeps its own ports, folders and processes, and a
+# file stays on one worker (`--dist loadfile`), so a module's fixture (a Docker Compose project) starts once.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n 2 -m "not slow and not ipex and not reliability" -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not ipex and not reliability" -q
 
 # The quality gates: ruff (lint, import order, docstrings on the public API) and mypy (strict on
 # the core, onboard and ground), both configured in pyproject.toml.
