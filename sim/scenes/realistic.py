@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 
 from sim.scenes import damage, houses, surfaces, texture
-from sim.scenes.buildings import Building, Part, draw_roof, draw_shadow, sun_vector
+from sim.scenes.buildings import Building, Part, draw_roof, sun_vector
 from sim.scenes.damage import DISASTERS, RUBBLE_FROM
-from sim.scenes.scene import SHADOW_DEPTH, TREE_HEIGHT_PER_RADIUS, Acquisition, Scene, _cars, rasterize
+from sim.scenes.scene import SHADOW_DEPTH, Acquisition, Scene, _cars, rasterize, shadow_mask
 from sim.scenes.sensor import Sensor, expose, lean
 from sim.scenes.spec import GSD_M, SceneSpec
 from sim.scenes.world import DRY, GRASS, SETTLEMENTS, World, build_world, new_uid, px, try_place
@@ -148,18 +148,6 @@ def _debris_fields(rng: np.random.Generator, img: np.ndarray, buildings: list[Bu
         damage.specks(img, np.concatenate(pts), colours, rng, contrast)
 
 
-def _shadow_mask(world: World, acq: Acquisition, post: bool, bases: list[Building]) -> np.ndarray:
-    sun = sun_vector(acq.sun_azimuth)
-    mask = np.zeros((world.size, world.size), np.uint8)
-    for b, base in zip(world.buildings, bases):
-        draw_shadow(mask, base, sun, acq.sun_elevation, damage.shadow_height(b) if post else b.height_m)
-    length = TREE_HEIGHT_PER_RADIUS / np.tan(np.radians(acq.sun_elevation))
-    for x, y, r in world.trees:
-        c = (int((x - sun[0] * r * length) * 4), int((y - sun[1] * r * length) * 4))
-        cv2.circle(mask, c, int(r * 4 * 0.95), 255, -1, cv2.LINE_8, 2)
-    return mask
-
-
 def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Sensor, spec: SceneSpec,
             post_lean: np.ndarray, crowns: surfaces.Crowns, grain: tuple[np.ndarray, np.ndarray],
             foliage: np.ndarray,
@@ -174,7 +162,7 @@ def _render(rng: np.random.Generator, world: World, acq: Acquisition, sensor: Se
     sun = sun_vector(acq.sun_azimuth)
     base_off = [-post_lean * b.height_m for b in world.buildings]
     roof_off = [(this_lean - post_lean) * b.height_m for b in world.buildings]
-    shadows = _shadow_mask(world, acq, post, [moved(b, d) for b, d in zip(world.buildings, base_off)])
+    shadows = shadow_mask(world, acq, post, [moved(b, d) for b, d in zip(world.buildings, base_off)])
     standing = [i for i, b in enumerate(world.buildings) if not (post and b.severity >= RUBBLE_FROM)]
     for i in standing:
         b = world.buildings[i]

@@ -81,11 +81,13 @@ def target_value(b: Building) -> int:
     return 1 if b.unclassified else b.damage
 
 
-def _shadows(world: World, acq: Acquisition, post: bool) -> np.ndarray:
+def shadow_mask(world: World, acq: Acquisition, post: bool, bases: list[Building] | None = None) -> np.ndarray:
+    """The shadow mask of the buildings (cast from `bases`, each building moved where its image is drawn,
+    if given) and of the trees, in the drawing grid."""
     sun = sun_vector(acq.sun_azimuth)
     mask = np.zeros((world.size, world.size), np.uint8)
-    for b in world.buildings:
-        draw_shadow(mask, b, sun, acq.sun_elevation, damage.shadow_height(b) if post else b.height_m)
+    for b, base in zip(world.buildings, world.buildings if bases is None else bases):
+        draw_shadow(mask, base, sun, acq.sun_elevation, damage.shadow_height(b) if post else b.height_m)
     length = TREE_HEIGHT_PER_RADIUS / np.tan(np.radians(acq.sun_elevation))
     for x, y, r in world.trees:
         c = (int((x - sun[0] * r * length) * 4), int((y - sun[1] * r * length) * 4))
@@ -144,7 +146,7 @@ def _render(rng: np.random.Generator, world: World, acq: Acquisition, spec: Scen
     img = world.ground.copy()
     if post:
         disaster.ground(rng, world, img, world.buildings, hazard)
-    shadows = _shadows(world, acq, post)
+    shadows = shadow_mask(world, acq, post)
     sun = sun_vector(acq.sun_azimuth)
     for b in world.buildings:
         if not (post and b.severity >= RUBBLE_FROM):
