@@ -31,7 +31,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import cv2
 import numpy as np
@@ -59,6 +59,7 @@ SCENE_ID_TAG = "SCENE_ID"      # else the file name without its suffix
 BANDS = 3
 ALIGNED_TOLERANCE = 1e-6     # of a pixel: grids closer than this are the same grid
 NO_PRE_FILL = 0              # pre pixels without a pre-event view: what the model learned means "no view"
+Overlap = Literal["inside", "partly", "outside"]   # a scene's footprint against the reference mosaic's extent
 
 
 class BadScene(Exception):
@@ -192,7 +193,7 @@ class Reference:
         # a reference with no no-data marks (no nodata value, mask or alpha) has data wherever it has pixels
         self.all_valid = all(flags == [MaskFlags.all_valid] for flags in ds.mask_flag_enums[:BANDS])
 
-    def overlap(self, crs: CRS, bounds: tuple[float, float, float, float]) -> str:
+    def overlap(self, crs: CRS, bounds: tuple[float, float, float, float]) -> Overlap:
         """How the footprint `bounds` (in `crs`) lies against the mosaic's extent: `inside` (give or take one
         mosaic pixel), `partly` or `outside`."""
         footprint: tuple[float, float, float, float] = transform_bounds(crs, self.dataset.crs, *bounds)
@@ -206,7 +207,7 @@ class Reference:
             return "outside"
         return "partly"
 
-    def window(self, crs: CRS, transform: Affine, out: NDArray[np.uint8], overlap: str = "inside") -> None:
+    def window(self, crs: CRS, transform: Affine, out: NDArray[np.uint8], overlap: Overlap = "inside") -> None:
         """Fill `out` (`[3, H, W]` u8) with the reference on the scene's grid; `NO_PRE_FILL` where it has no
         data (`overlap` from `overlap()`: nothing is read for a scene outside the mosaic)."""
         if overlap == "outside":
@@ -220,7 +221,7 @@ class Reference:
         with WarpedVRT(self.dataset, crs=crs, transform=transform, width=out.shape[2], height=out.shape[1],
                        resampling=Resampling.bilinear) as vrt:
             vrt.read(bands, out=out)
-            if overlap != "inside" or not self.all_valid:
+            if not self.all_valid:   # else GDAL already filled what the mosaic does not reach with 0
                 out[:, vrt.dataset_mask() == 0] = NO_PRE_FILL
 
     def _aligned_window(self, crs: CRS, transform: Affine, height: int, width: int) -> Window | None:
@@ -262,7 +263,7 @@ class Reader:
                 crs, transform, bounds = ds.crs, ds.transform, ds.bounds
                 if ds.dtypes[0] != "uint8":
                     self._refuse_pixels(ds.read())
-                overlap = self.reference.overlap(crs, bounds) if self.reference is not None else "outside"
+                overlap: Overlap = self.reference.overlap(crs, bounds) if self.reference is not None else "outside"
                 pixels = np.empty((2 * BANDS, ds.height, ds.width), dtype=np.uint8)
                 ds.read(out=pixels[BANDS:])
         except RasterioError as exc:
