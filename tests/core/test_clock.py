@@ -27,9 +27,10 @@ def test_start_file_is_written_once_and_shared(tmp_path):
 def test_a_clock_that_awaits_its_start_waits_for_the_file_and_beats_meanwhile(tmp_path):
     import threading
 
-    from satedge.clock import awaited_start
+    from satedge.clock import awaited_start, shared_start
     path, beats = tmp_path / "start", []
-    threading.Timer(0.3, lambda: path.write_text("1234.5")).start()
+    # written as the product writes it (complete, by link): `write_text` could be read half-written
+    threading.Timer(0.3, lambda: shared_start(path, 1234.5)).start()
     assert awaited_start(path, lambda: beats.append(1), poll_s=0.05) == 1234.5
     assert beats, "the waiting callback keeps a daemon's heartbeat"
 
