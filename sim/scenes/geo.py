@@ -53,15 +53,19 @@ def _block(size: int) -> int:
     return 16
 
 
-def _profile(width: int, height: int, spec: SceneSpec, transform: Affine, compressed: bool) -> dict:
-    """Tiled GeoTIFF. Post scenes are uncompressed, as a payload writes frames to mass memory: decoding is
-    CPU the satellite's model does not get (per 2048² image: DEFLATE 34 ms, ZSTD 11 ms, none 2 ms). The
-    reference mosaic covers a whole region and stays onboard for the mission: lossless ZSTD, 40 % smaller."""
+def _profile(width: int, height: int, spec: SceneSpec, transform: Affine) -> dict:
+    """Tiled, uncompressed, band-interleaved GeoTIFF, for post scenes and the reference mosaic alike.
+
+    Onboard, CPU is the scarce resource and mass memory is not: every decoded byte is CPU the model does not
+    get, on the same two cores. Per 2048² scene read on this project's machine, the reference window costs
+    12 ms as ZSTD (level 1, predictor 2), 1.3 ms uncompressed, for about twice the mosaic's size on disk
+    (default scenario: 144 MB instead of 71); bands stored apart decode straight into the daemon's
+    `[6, H, W]` array (post 2.4 ms instead of 2.9 pixel-interleaved).
+    """
     block = _block(spec.size)
-    compression = dict(compress="zstd", zstd_level=1, predictor=2) if compressed else {}
     return dict(driver="GTiff", width=width, height=height, count=3, dtype="uint8",
                 crs=CRS.from_epsg(spec.epsg), transform=transform, tiled=True, blockxsize=block,
-                blockysize=block, photometric="RGB", interleave="pixel", BIGTIFF="IF_SAFER", **compression)
+                blockysize=block, photometric="RGB", interleave="band", BIGTIFF="IF_SAFER")
 
 
 def _write_rgb(dst, image: np.ndarray, window: Window | None = None) -> None:
@@ -69,10 +73,10 @@ def _write_rgb(dst, image: np.ndarray, window: Window | None = None) -> None:
 
 
 def write_post(path: Path, scene) -> None:
-    """Write the post image as an uncompressed tiled GeoTIFF with its acquisition tags, renamed in place once whole."""
+    """Write the post image as a tiled GeoTIFF with its acquisition tags, renamed in place once whole."""
     spec = scene.spec
     acq = scene.post_acquisition
-    profile = _profile(spec.size, spec.size, spec, affine(spec), compressed=False)
+    profile = _profile(spec.size, spec.size, spec, affine(spec))
     tmp = path.with_suffix(".tif.part")
     with rasterio.open(tmp, "w", **profile) as dst:
         _write_rgb(dst, scene.post)
@@ -98,7 +102,7 @@ class ReferenceMosaic:
         transform = Affine(first.transform[0], 0.0, first.origin[0], 0.0, first.transform[4], first.origin[1])
         self.path = path
         self._tmp = path.with_suffix(".tif.part")
-        self._dst = rasterio.open(self._tmp, "w", **_profile(width, height, first, transform, compressed=True))
+        self._dst = rasterio.open(self._tmp, "w", **_profile(width, height, first, transform))
         self._dst.update_tags(DESCRIPTION="pre-event reference mosaic", SCENES=str(len(specs)),
                               PRE_EVENT_FROM=iso(min(s.pre_time for s in specs)),
                               PRE_EVENT_TO=iso(max(s.pre_time for s in specs)))
