@@ -62,30 +62,58 @@ class Buildings:
 
 
 def label_buildings(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32]]:
-    """Instance labels (1..n, 0 background) for the building mask, touching buildings split.
+    """Instance labels (1..n, 0 background) for the building mask, touching buildings split."""
+    n, labels, _ = _labelled_pixels(classes, split_px)
+    return n, labels
 
-    Most components hold one seed (or none) and are one building as they are;
-    only the few with several seeds are split, each within its bounding box,
-    so a scene costs a few whole-image OpenCV passes (~15 ms for 2048², one thread).
+
+@dataclass
+class _Pixels:
+    """The building pixels in row-major order: where they are and which building each belongs to."""
+
+    rows: NDArray[np.int32]
+    cols: NDArray[np.int32]
+    flat: NDArray[np.intp]      # index into the raveled scene
+    ids: NDArray[np.int32]      # instance label, 1..n
+
+
+def _labelled_pixels(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32], _Pixels]:
+    """The instance map, and the building pixels with their labels, read once for everything after.
+
+    Most components hold one seed (or none) and are one building as they are; only the few with several
+    seeds are split, each within its bounding box (found from its own pixels), so a scene costs a few
+    whole-image OpenCV passes: plain connected components (OpenCV's statistics pass alone would cost
+    four times the labelling), one erosion, the seeds' components and two pixel scans.
     """
     mask = cv2.compare(classes, 0, cv2.CMP_GT)  # type: ignore[call-overload]  # a scalar src2 works; the stubs want an array
-    count, components, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    count, labels = cv2.connectedComponentsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    cols, rows = _nonzero(mask)
+    flat = rows.astype(np.intp) * mask.shape[1] + cols
+    pixels = _Pixels(rows, cols, flat, labels.ravel()[flat])
     radius = int(split_px)
     if count <= 1 or radius < 1:
-        return count - 1, components
+        return count - 1, labels, pixels
     seeds = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
     blobs, blob_labels = cv2.connectedComponents(seeds, connectivity=8, ltype=cv2.CV_32S)
     if blobs <= 2:
-        return count - 1, components
+        return count - 1, labels, pixels
     x, y = _nonzero(seeds)
     seed_pixels = y * seeds.shape[1] + x
     blob_component = np.zeros(blobs, dtype=np.int32)
-    blob_component[blob_labels.ravel()[seed_pixels]] = components.ravel()[seed_pixels]
-    seeds_per_component = np.bincount(blob_component[1:], minlength=count)
+    blob_component[blob_labels.ravel()[seed_pixels]] = labels.ravel()[seed_pixels]
+    several = np.bincount(blob_component[1:], minlength=count) > 1
     n = count - 1
-    for component in np.flatnonzero(seeds_per_component > 1):
-        n = _split(components, int(component), seeds, stats[component], n)
-    return n, components
+    if not several.any():
+        return n, labels, pixels
+    chosen = np.flatnonzero(several[pixels.ids])                 # the pixels of components to split
+    chosen = chosen[np.argsort(pixels.ids[chosen], kind="stable")]
+    groups = np.split(chosen, np.flatnonzero(np.diff(pixels.ids[chosen])) + 1)
+    for own in groups:
+        r, c = rows[own], cols[own]
+        box = (int(c.min()), int(r.min()), int(c.max()) + 1 - int(c.min()), int(r.max()) + 1 - int(r.min()))
+        n = _split(labels, int(pixels.ids[own[0]]), seeds, box, n)
+        pixels.ids[own] = labels.ravel()[flat[own]]
+    return n, labels, pixels
 
 
 def _nonzero(image: MatLike) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
@@ -97,12 +125,13 @@ def _nonzero(image: MatLike) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
     return points[:, 0], points[:, 1]
 
 
-def _split(labels: NDArray[np.int32], component: int, seeds: MatLike, stat: NDArray[np.int32], n: int) -> int:
-    """Every pixel of `component` joins its nearest seed of that component; new buildings get n+1, n+2, ...
+def _split(labels: NDArray[np.int32], component: int, seeds: MatLike, box: tuple[int, int, int, int], n: int) -> int:
+    """Every pixel of `component` (inside `box`: x, y, width, height) joins its nearest seed of that component;
+    new buildings get n+1, n+2, ...
 
     Labels are changed in place; returns the new number of buildings.
     """
-    x, y, w, h = stat[cv2.CC_STAT_LEFT], stat[cv2.CC_STAT_TOP], stat[cv2.CC_STAT_WIDTH], stat[cv2.CC_STAT_HEIGHT]
+    x, y, w, h = box
     crop = labels[y:y + h, x:x + w]
     inside = crop == component
     own_seeds = inside & (seeds[y:y + h, x:x + w] > 0)
@@ -141,22 +170,21 @@ def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
     lat0 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))[1]
     px_m2 = pixel_area_m2(crs, transform, lat0)
     split_px = split_m / np.sqrt(px_m2) if px_m2 > 0 else 0.0
-    n, labels = label_buildings(classes, split_px)
+    n, labels, pixels = _labelled_pixels(classes, split_px)
     if n == 0:
         empty = np.zeros(0)
         return Buildings(empty, empty, empty, empty, empty, np.zeros(0, dtype=np.int64),
                          np.zeros(0, dtype=bool)), labels
-    cols, rows = _nonzero(classes)                  # work on building pixels only
-    pixels = rows * width + cols
-    ids = labels.ravel()[pixels] - 1
-    pixel_cls = classes.ravel()[pixels]
-    votes = np.bincount(ids * (DAMAGE_CLASSES + 1) + pixel_cls,
-                        minlength=n * (DAMAGE_CLASSES + 1)).reshape(n, DAMAGE_CLASSES + 1)[:, 1:]
+    ids, rows, cols = pixels.ids - 1, pixels.rows, pixels.cols
+    # one key per (building, class): the votes and the confidence summed by the same key
+    key = ids * (DAMAGE_CLASSES + 1) + classes.ravel()[pixels.flat]
+    votes = np.bincount(key, minlength=n * (DAMAGE_CLASSES + 1)).reshape(n, DAMAGE_CLASSES + 1)[:, 1:]
+    conf_sums = np.bincount(key, weights=confidence.ravel()[pixels.flat],
+                            minlength=n * (DAMAGE_CLASSES + 1)).reshape(n, DAMAGE_CLASSES + 1)[:, 1:]
     sizes = votes.sum(axis=1)
     # argmax over reversed columns: ties go to the more severe class.
     cls = DAMAGE_CLASSES - np.argmax(votes[:, ::-1], axis=1)
-    agreeing = np.where(pixel_cls == cls[ids], confidence.ravel()[pixels], 0).astype(np.float32)
-    conf = np.bincount(ids, weights=agreeing, minlength=n) / sizes
+    conf = conf_sums[np.arange(n), cls - 1] / sizes   # the pixels that voted otherwise count as zero
     cy = np.bincount(ids, weights=rows, minlength=n) / sizes + 0.5
     cx = np.bincount(ids, weights=cols, minlength=n) / sizes + 0.5
     xs, ys = transform @ (cx, cy)
@@ -165,7 +193,7 @@ def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
     if coverage is None:
         post_only = np.zeros(n, dtype=bool)
     else:
-        post_only = np.bincount(ids, weights=coverage.ravel()[pixels], minlength=n) * 2 < sizes
+        post_only = np.bincount(ids, weights=coverage.ravel()[pixels.flat], minlength=n) * 2 < sizes
     keep = area >= min_area_m2
     found = Buildings(cls[keep], area[keep], conf[keep] * 100, np.asarray(lon)[keep], np.asarray(lat)[keep],
                       label=np.flatnonzero(keep) + 1, post_only=post_only[keep])
