@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.stages import STAGES
+
 BEGIN = "<!-- satedge bench: generated tables begin -->"
 END = "<!-- satedge bench: generated tables end -->"
 PLOT = "img/bench-tiles-per-s.png"
@@ -138,10 +140,10 @@ def stages_table(results: dict) -> list[str]:
         lines += ["What the daemon does to each scene besides inference (its own code, one thread, median ms per "
                   f"scene over {row['scenes']} scenes of {row['tiles_per_scene']:.0f} tiles, "
                   f"{row['listed_per_scene']:.0f} listed buildings):", "",
-                  "| read (decode scene + reference window) | cut | stitch | buildings | summary | total work | "
-                  "inference at benchmark_app's rate | efficiency bound on 2 cores |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-                  "| " + " | ".join(f"{row[f'{s}_ms']:.0f}" for s in ("read", "cut", "stitch", "buildings", "summary"))
+                  "| read (decode scene + reference window) | cut | stitch | buildings | guard | summary | "
+                  "total work | inference at benchmark_app's rate | efficiency bound on 2 cores |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                  "| " + " | ".join(f"{row.get(f'{s}_ms', 0):.0f}" for s in STAGES)
                   + f" | {row['work_ms']:.0f} | {_num(row.get('inference_ms'), 0)} | "
                   f"{_num(row.get('efficiency_bound'), 2)} |", "",
                   "The bound assumes perfect overlap: a scene costs its inference on both cores plus its other work "

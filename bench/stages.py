@@ -2,7 +2,8 @@
 
 The daemon's own code on the scenario's scenes: read (decode the post-event
 GeoTIFF, warp the reference window), cut into tiles, stitch the model's
-outputs, find the buildings, make and encode the summary. On a 2-core
+outputs, find the buildings, the out-of-distribution guard's statistics, make
+and encode the summary. On a 2-core
 machine that work competes with inference for the same cores, so it bounds
 the pipeline's efficiency: with a scene's inference taking I seconds of both
 cores (benchmark_app's rate) and its other work W core-seconds, even perfect
@@ -15,20 +16,23 @@ import statistics
 import time
 from pathlib import Path
 
-STAGES = ("read", "cut", "stitch", "buildings", "summary")
+STAGES = ("read", "cut", "stitch", "buildings", "guard", "summary")
 
 
 def measure(spec: dict, budget) -> dict:
     """Worker side: per-stage milliseconds per scene (median over the scenes)."""
+    import cv2
     import numpy as np
 
-    from onboard import ingest, postprocess, tiling
+    from onboard import guard, ingest, postprocess, tiling
     from onboard.config import PostprocessSection
     from onboard.engine import Engine
     from onboard.manifest import Manifest
     from satedge import protocol
 
+    cv2.setNumThreads(1)   # as the daemon runs OpenCV
     manifest = Manifest.load(spec["model_dir"])
+    ood_guard = guard.load(Path(spec["model_dir"]))
     engine = Engine(manifest, spec["precision"], cache_dir=Path(spec["cache_dir"]), hint="LATENCY")
     reference = ingest.Reference(Path(spec["reference"]))
     reader = ingest.Reader(reference, 1 << 40, 1 << 40)
@@ -60,11 +64,15 @@ def measure(spec: dict, budget) -> dict:
             stitcher["classes"], stitcher["confidence"], scene.crs, scene.transform, post_cfg.split_m,
             post_cfg.min_area_m2, scene.coverage))
 
+        stats = timed("guard", lambda: guard.statistics(stitcher["classes"], stitcher["confidence"]))
+
         def summary():
             body = postprocess.summary_body(scene.id, scene.acquired, scene.crs, scene.transform, height, width,
                                             found, model=manifest.name, precision=engine.precision,
                                             raw_bytes=scene.raw_bytes, min_class=post_cfg.min_class,
-                                            coverage=scene.coverage_share)
+                                            coverage=scene.coverage_share,
+                                            ood=ood_guard.check(stats) if ood_guard is not None else [],
+                                            ood_max_listed=post_cfg.ood_max_listed)
             protocol.encode("summary", 0.0, seq=1, prio=protocol.priority(body["n"]), body=body)
             return body
 
