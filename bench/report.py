@@ -117,16 +117,16 @@ def ceilings_table(results: dict) -> list[str]:
 def daemon_table(results: dict) -> list[str]:
     """Markdown lines: daemon tiles/s (end to end, steady state) against benchmark_app, and its RSS."""
     lines = ["| IR | hint | batch | benchmark_app tiles/s | daemon tiles/s, end to end | steady state | "
-             "pipeline efficiency | scenes | tiles | daemon RSS MB, ready → peak |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "pipeline efficiency, end to end | steady state | scenes | tiles | daemon RSS MB, ready → peak |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in (r for r in results["rows"] if r["kind"] == "daemon"):
         head = f"| {row['precision']} | {row['hint']} | {row['batch']} |"
         if row["status"] != "measured":
-            lines.append(f"{head} | {row['status']} | | | | | |")
+            lines.append(f"{head} | {row['status']} | | | | | | |")
             continue
-        eff = row.get("efficiency")
         lines.append(f"{head} {_num(row.get('benchmark_app_tiles_per_s'))} | {_num(row['tiles_per_s'])} | "
-                     f"{_num(row.get('steady_tiles_per_s'))} | {_num(eff, 2)} | {row['scenes']} | {row['tiles']} | "
+                     f"{_num(row.get('steady_tiles_per_s'))} | {_num(row.get('efficiency'), 2)} | "
+                     f"{_num(row.get('steady_efficiency'), 2)} | {row['scenes']} | {row['tiles']} | "
                      f"{_num(row.get('ready_rss_mb'), 0)} → {_num(row['peak_rss_mb'], 0)} |")
     return lines
 

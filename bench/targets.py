@@ -69,16 +69,16 @@ def score_drop(ctx) -> list[dict]:
 
 
 def efficiency(ctx) -> list[dict]:
-    """Daemon tiles/s end to end over benchmark_app's, both on the default INT8 IR."""
+    """Daemon tiles/s in steady state (issue 15's measure: the first scene, pipeline fill, left out) over
+    benchmark_app's, both on the default INT8 IR; the end-to-end ratio is in the detail."""
+    name = "steady-state pipeline efficiency (daemon / benchmark_app, default INT8)"
     row = ctx.find(kind="daemon", precision=ctx.default_int8)
-    if row is None or "efficiency" not in row:
-        return [_target("pipeline efficiency (daemon / benchmark_app, default INT8)", f">= {EFFICIENCY_GOAL}",
-                        None, None, "not measured")]
-    return [_target("pipeline efficiency (daemon / benchmark_app, default INT8)", f">= {EFFICIENCY_GOAL}",
-                    round(row["efficiency"], 3), row["efficiency"] >= EFFICIENCY_GOAL,
-                    f"daemon {row['tiles_per_s']:.1f} tiles/s end to end (steady state "
-                    f"{row.get('steady_tiles_per_s', float('nan')):.1f}), benchmark_app "
-                    f"{row['benchmark_app_tiles_per_s']:.1f}")]
+    if row is None or "steady_efficiency" not in row:
+        return [_target(name, f">= {EFFICIENCY_GOAL}", None, None, "not measured")]
+    return [_target(name, f">= {EFFICIENCY_GOAL}", round(row["steady_efficiency"], 3),
+                    row["steady_efficiency"] >= EFFICIENCY_GOAL,
+                    f"daemon {row['steady_tiles_per_s']:.1f} tiles/s in steady state ({row['tiles_per_s']:.1f} end "
+                    f"to end: {row['efficiency']:.3f}), benchmark_app {row['benchmark_app_tiles_per_s']:.1f}")]
 
 
 def swap(ctx) -> list[dict]:

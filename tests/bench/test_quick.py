@@ -88,6 +88,9 @@ def test_benchmark_app_daemon_and_efficiency(quick_run):
     app = next(a for a in apps if a["precision"] == "int8-nncf" and a.get("reference_for") == "daemon")
     assert row["benchmark_app_tiles_per_s"] == app["tiles_per_s"]
     assert row["efficiency"] == pytest.approx(row["tiles_per_s"] / app["tiles_per_s"])
+    assert row["steady_efficiency"] == pytest.approx(row["steady_tiles_per_s"] / app["tiles_per_s"])
+    target = next(t for t in results["targets"] if t["target"].startswith("steady-state pipeline efficiency"))
+    assert target["value"] == pytest.approx(row["steady_efficiency"], abs=1e-3)   # the measure
 
 
 def test_daemon_stages_are_timed(quick_run):
