@@ -21,16 +21,15 @@ STAGES = ("read", "cut", "stitch", "buildings", "guard", "summary")
 
 def measure(spec: dict, budget) -> dict:
     """Worker side: per-stage milliseconds per scene (median over the scenes)."""
-    import cv2
     import numpy as np
 
-    from onboard import guard, ingest, postprocess, tiling
+    from onboard import guard, ingest, memory, postprocess, tiling
     from onboard.config import PostprocessSection
     from onboard.engine import Engine
     from onboard.manifest import Manifest
     from satedge import protocol
 
-    cv2.setNumThreads(1)   # as the daemon runs OpenCV
+    memory.run_as_the_daemon()   # its allocator, GDAL cache and OpenCV threads: page faults are part of the work
     manifest = Manifest.load(spec["model_dir"])
     ood_guard = guard.load(Path(spec["model_dir"]))
     engine = Engine(manifest, spec["precision"], cache_dir=Path(spec["cache_dir"]), hint="LATENCY")

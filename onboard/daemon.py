@@ -17,8 +17,6 @@ import time
 from types import FrameType
 from typing import cast
 
-import cv2
-
 from onboard import guard, ingest, lock, memory
 from onboard.commands import Commander
 from onboard.config import OnboardConfig
@@ -71,9 +69,7 @@ class Daemon:
         self.clock = SimClock.from_config(cfg.clock, waiting=lambda: health.waiting(cfg.spool.path))
         self.telemetry = Telemetry()
         self.spool = Spool(cfg.spool.path, cfg.spool.max_summaries, cfg.spool.max_bytes)
-        ingest.limit_gdal_cache()
-        memory.release_large_blocks()
-        cv2.setNumThreads(1)   # the cores are OpenVINO's: OpenCV's worker threads would only contend with it
+        memory.run_as_the_daemon()
         self.reference = ingest.Reference(cfg.ingest.reference)
         try:
             cfg.ingest.inbox.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,6 @@ from affine import Affine
 from numpy.typing import NDArray
 from rasterio.crs import CRS
 from rasterio.enums import MaskFlags, Resampling
-from rasterio.env import set_gdal_config
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
@@ -165,15 +164,6 @@ def identity(path: Path, tags: dict[str, str], tagged: float | None) -> str:
     if tagged is not None and tags.get(SCENE_ID_TAG):
         return f"acq:{tags[SCENE_ID_TAG]}@{tagged!r}"
     return f"sha256:{sha256(path)}"
-
-
-GDAL_CACHE_MB = 8
-
-
-def limit_gdal_cache() -> None:
-    """GDAL keeps decoded blocks up to 5% of RAM (1.2 GB on a 24 GB machine); the daemon reads each block
-    of a scene once and each reference block about once, so that cache is only resident memory."""
-    set_gdal_config("GDAL_CACHEMAX", GDAL_CACHE_MB)
 
 
 class Reference:

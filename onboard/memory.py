@@ -1,12 +1,17 @@
-"""Hand freed scene-sized buffers back to the system at once, so the daemon's resident memory stays bounded.
+"""How the daemon's process uses memory and threads, set once at start-up (the bench's stage timings too).
 
 glibc serves a large allocation with its own mmap and unmaps it on free, but
 raises that threshold to the size of the largest block freed so far (up to
 32 MB): after the first scene, every 25 MB scene array and 16 MB label image
-comes from the heap, and what the heap frees is kept, fragmented, as
-resident memory. Fixing the threshold keeps each scene's buffers in maps of
-their own (measured on the default scenario's 2048² scenes: peak RSS 359 →
-333 MB). Other C libraries have no such knob and are left alone.
+would come from the heap, and what the heap frees is kept, fragmented, as
+resident memory. So the threshold is fixed, at 8 MB: scene-sized buffers get
+maps of their own and go back to the system when freed, while the few-MB
+arrays of building extraction (one entry per building pixel) are reused from
+the heap scene after scene. Every fresh map is faulted in page by page: at a
+1 MB threshold those arrays cost ~17,000 page faults per 2048² scene, and
+the daemon ran at 357 tiles/s (peak RSS 341 MB) against 395 (346 MB) at 8 MB
+and 399 (375 MB) with glibc's sliding threshold (INT8, default scenario,
+one run each, 2026-12-07). Other C libraries have no such knob.
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 
-M_MMAP_THRESHOLD = -3          # glibc's mallopt parameter numbers (malloc.h)
-MMAP_THRESHOLD_BYTES = 1 << 20  # blocks of 1 MiB or more get maps of their own: scenes, maps, labels
+import cv2
+from rasterio.env import set_gdal_config
+
+M_MMAP_THRESHOLD = -3           # glibc's mallopt parameter number (malloc.h)
+MMAP_THRESHOLD_BYTES = 8 << 20  # blocks of 8 MiB or more get maps of their own: scenes, result maps, labels
+GDAL_CACHE_MB = 8
 
 
 def release_large_blocks() -> bool:
@@ -28,3 +37,13 @@ def release_large_blocks() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
+def run_as_the_daemon() -> None:
+    """The daemon's process settings: the fixed mmap threshold, GDAL's block cache cut to GDAL_CACHE_MB (by
+    default 5 % of RAM, though the daemon reads each block of a scene once and each reference block about once,
+    so that cache is only resident memory), and OpenCV on one thread (the cores are OpenVINO's: OpenCV's worker
+    threads would only contend with it)."""
+    release_large_blocks()
+    set_gdal_config("GDAL_CACHEMAX", GDAL_CACHE_MB)
+    cv2.setNumThreads(1)
