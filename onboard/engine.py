@@ -1,10 +1,11 @@
 """The one module that owns OpenVINO: compile a manifest's IR, run scenes through an async queue.
 
 `Engine(manifest, precision)` verifies the IR's sha256 (via the manifest),
-appends a head (`onboard.heads`) to the graph, compiles it with the
-THROUGHPUT hint and the model cache on (so a precision swap recompiles from
-cache), and keeps an `AsyncInferQueue` with twice the number of requests
-the plugin finds optimal: each stream always has the next tile waiting, so
+appends a head (`onboard.heads`) to the graph, compiles it on the process's
+one OpenVINO Core (`shared_core`) with the THROUGHPUT hint and the model
+cache on (so a precision swap recompiles from cache), and keeps an
+`AsyncInferQueue` with twice the number of requests the plugin finds
+optimal: each stream always has the next tile waiting, so
 a Python thread busy elsewhere never leaves a core idle. A scene's tiles
 are queued without waiting: `start_scene` returns as soon as the last tile
 is queued, and the completion callback only copies the head's small
@@ -20,7 +21,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,29 @@ def compile_config(precision: str, hint: str) -> dict[str, str]:
     return {"PERFORMANCE_HINT": hint, **EXECUTION.get(precision, {})}
 
 
+_core: ov.Core | None = None
+_core_lock = threading.Lock()
+
+
+def shared_core() -> ov.Core:
+    """The process's one OpenVINO Core, made on first use and never dropped: every engine compiles on it.
+
+    Each Core loads its own instance of the CPU plugin, and each instance installs a fresh alternate signal stack
+    (`sigaltstack`) on the thread that creates it; destroyed, it unmaps that stack and puts back the one it
+    found, but only if its own is still the current one of the thread that destroys it. Engines with a Core
+    each, dropped out of creation order or on another thread (a precision swap does both: the old engine was
+    made first, on the main thread, and is dropped first, on the infer thread), left the main thread's
+    alternate stack pointing at unmapped memory. The next signal handled there (SIGTERM, SIGCHLD: Python
+    installs every handler with SA_ONSTACK) then killed the process with SIGSEGV before faulthandler could say
+    a word. With one Core the plugin, and its signal stack, is made once and outlives every engine.
+    """
+    global _core
+    with _core_lock:
+        if _core is None:
+            _core = ov.Core()
+        return _core
+
+
 def openvino_reason(exc: BaseException) -> str:
     """What OpenVINO says went wrong, without its "Exception from <source file>" and "Check ... failed at"
     lines, which name only where in OpenVINO the check was."""
@@ -69,6 +93,43 @@ class SceneJob:
     started: float = field(default_factory=time.monotonic)
 
 
+class Completion:
+    """The queue's completion callback: copies a batch's head outputs into its scene's maps.
+
+    It holds only what it needs (the head's layer names, a lock, the tile count) and never the engine. A bound
+    method (`engine._completed`) would make a reference cycle the garbage collector cannot see, because the
+    queue keeps its callback inside OpenVINO's C++: engine -> queue -> callback -> engine. Every engine a
+    precision swap drops would then stay alive with its compiled model for the life of the process.
+
+    Nor may the last reference to an engine ever be dropped on an OpenVINO thread, inside a callback of its own
+    queue: that would destroy the queue (and wait for its own requests) from within one of them. This callback
+    drops no reference that could be the engine's last: it holds none, and the `(job, tiles, input)` userdata it gets
+    stays owned by the queue's request slot until the next `start_async` on that slot (on the caller's thread)
+    or the queue itself goes. Whoever drops an engine drains it first (`Engine.drain`), on its own thread.
+    """
+
+    def __init__(self, layers: Iterable[str]):
+        self.layers = tuple(layers)      # the names of the head's maps, in the order of the model's outputs
+        self.lock = threading.Lock()
+        self.tiles_done = 0
+
+    def __call__(self, request: ov.InferRequest,
+                 userdata: tuple[SceneJob, list[tiling.Tile], NDArray[np.uint8]]) -> None:
+        """Called by OpenVINO, on one of its threads, once per completed batch of tiles."""
+        job, batch_tiles, _ = userdata    # the third is the batch's input, kept alive for the request
+        outputs = [request.get_output_tensor(i).data for i in range(len(self.layers))]
+        for k, t in enumerate(batch_tiles):
+            job.stitcher.put(t, {name: out[k] for name, out in zip(self.layers, outputs)})
+        with self.lock:
+            self.tiles_done += len(batch_tiles)
+            job.remaining -= len(batch_tiles)
+            last = job.remaining == 0
+        if last:
+            job.finished.set()
+            if job.on_done is not None:
+                job.on_done(job)
+
+
 class Engine:
     """A compiled IR of one precision, with a head, plus its async infer queue."""
 
@@ -84,24 +145,28 @@ class Engine:
         xml = manifest.ir(self.precision)
         cache_dir = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE_DIR
         started = time.monotonic()
-        core = ov.Core()
+        core = shared_core()
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
-            core.set_property({"CACHE_DIR": str(cache_dir)})
         except OSError as exc:
             raise UserError(f"cannot use model cache folder {cache_dir}: {exc.strerror}") from None
         try:
             model = self.head.attach(core.read_model(str(xml)))
-            self.compiled = core.compile_model(model, DEVICE, compile_config(self.precision, hint))
+            self.compiled = core.compile_model(model, DEVICE, {**compile_config(self.precision, hint),
+                                                               "CACHE_DIR": str(cache_dir)})
         except RuntimeError as exc:
             raise UserError(f"cannot compile {xml}: {openvino_reason(exc)}") from None
         self.compile_seconds = time.monotonic() - started
         self.execution = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.requests = REQUESTS_PER_STREAM * int(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._completion = Completion(self.layers)
         self.queue = ov.AsyncInferQueue(self.compiled, self.requests)
-        self.queue.set_callback(self._completed)
-        self._lock = threading.Lock()
-        self.tiles_done = 0
+        self.queue.set_callback(self._completion)   # not a bound method: see `Completion`
+
+    @property
+    def tiles_done(self) -> int:
+        """Tiles inferred since this engine was compiled (the padding of a last batch is not counted)."""
+        return self._completion.tiles_done
 
     @property
     def name(self) -> str:
@@ -125,28 +190,25 @@ class Engine:
             batch = tiling.cut(scene, batch_tiles, self.tile)
             if len(batch) < self.batch:  # a static batch: pad the last one, ignore the padding
                 batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch - len(batch), 0)])
-            self.queue.start_async({0: batch}, (job, batch_tiles))
+            # The request reads the cut tiles in place (no second copy into its own tensor: ~2 ms of a core per
+            # 2048² scene); the userdata keeps them alive until the request completes.
+            self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
         return job
 
-    def _completed(self, request: ov.InferRequest, userdata: tuple[SceneJob, list[tiling.Tile]]) -> None:
-        job, batch_tiles = userdata
-        outputs = [request.get_output_tensor(i).data for i in range(len(self.layers))]
-        for k, t in enumerate(batch_tiles):
-            job.stitcher.put(t, {name: out[k] for name, out in zip(self.layers, outputs)})
-        with self._lock:
-            self.tiles_done += len(batch_tiles)
-            job.remaining -= len(batch_tiles)
-            last = job.remaining == 0
-        if last:
-            job.finished.set()
-            if job.on_done is not None:
-                job.on_done(job)
+    def run_scene(self, scene: NDArray[np.uint8]) -> SceneJob:
+        """Infer one `[6, H, W]` u8 scene and return once every request is idle (blocking callers).
+
+        Waits on the queue, not on `job.finished`: that event fires inside the last OpenVINO callback, and a
+        command that returned on it could exit while an OpenVINO thread was still in the callback (the
+        process then aborts with "terminate called without an active exception").
+        """
+        job = self.start_scene(scene)
+        self.queue.wait_all()
+        return job
 
     def predict_scene(self, pre: NDArray[np.uint8], post: NDArray[np.uint8]) -> tiling.Stitcher:
         """The stitched maps of one scene from HxWx3 images (blocking; `satedge evaluate` uses this)."""
-        job = self.start_scene(tiling.stack(pre, post))
-        job.finished.wait()
-        return job.stitcher
+        return self.run_scene(tiling.stack(pre, post)).stitcher
 
     def drain(self) -> None:
         """Wait until every queued request has completed (before dropping this engine)."""

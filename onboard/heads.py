@@ -37,12 +37,17 @@ def _probabilities(model: ov.Model) -> ov.Model:
 
 
 def _decision(model: ov.Model) -> ov.Model:
+    # Every node is named: OpenVINO's model cache hashes the graph, names included, and unnamed nodes get a
+    # process-wide counter in theirs, so each compile missed the cache and wrote another blob (one per swap).
     probs = model.get_results()[0].input_value(0)                     # [N, classes, H, W]
-    best = ops.topk(probs, np.int64(1), 1, "max", "none", "i32")
-    axis = ops.constant(np.array([1], dtype=np.int64))
-    classes = ops.convert(ops.squeeze(best.output(1), axis), "u8")    # [N, H, W]
-    confidence = ops.convert(ops.squeeze(best.output(0), axis), "f16")
-    return ov.Model([ops.result(classes), ops.result(confidence)], model.get_parameters(), model.get_friendly_name())
+    best = ops.topk(probs, np.int64(1), 1, "max", "none", "i32", name="head_topk")
+    axis = ops.constant(np.array([1], dtype=np.int64), name="head_axis")
+    classes = ops.convert(ops.squeeze(best.output(1), axis, name="head_class_index"), "u8",
+                          name="head_classes")                        # [N, H, W]
+    confidence = ops.convert(ops.squeeze(best.output(0), axis, name="head_probability"), "f16",
+                             name="head_confidence")
+    return ov.Model([ops.result(classes, name="classes"), ops.result(confidence, name="confidence")],
+                    model.get_parameters(), model.get_friendly_name())
 
 
 HEADS = {head.name: head for head in (

@@ -72,8 +72,7 @@ def scene_statistics(engine: Engine, paths: list[Path], quiet: bool, view: str =
     """The guard's statistics of each scene, through the daemon's engine and head."""
     out = []
     for path in tqdm(paths, desc=f"guard {engine.precision} pre={view}", unit="scene", disable=quiet, leave=False):
-        job = engine.start_scene(viewed(path, view))
-        job.finished.wait()
+        job = engine.run_scene(viewed(path, view))
         out.append(guard.statistics(job.stitcher["classes"], job.stitcher["confidence"]))
     return out
 

@@ -46,8 +46,7 @@ class Predictor:
 
     def infer(self, item: Input) -> Result:
         """Classes and confidence per pixel, the guard's verdict, and for a GeoTIFF the buildings."""
-        job = self.engine.start_scene(item.pixels)
-        job.finished.wait()
+        job = self.engine.run_scene(item.pixels)
         classes, confidence = job.stitcher["classes"], job.stitcher["confidence"]
         stats = guard.statistics(classes, confidence)
         ood = self.guard.check(stats) if self.guard is not None else []

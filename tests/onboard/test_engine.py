@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+import subprocess
+import sys
+import weakref
 
 import numpy as np
 import openvino as ov
 import pytest
 
 from onboard import tiling
-from onboard.engine import Engine, compile_config
+from onboard.engine import Completion, Engine, compile_config
 from onboard.manifest import Manifest
 from satedge.errors import UserError
+from tests.conftest import REPO
 
 
 def scene(seed: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,3 +106,87 @@ def test_refuses_an_ir_whose_sha256_does_not_match(model_dir, tmp_path):
 def test_missing_precision_is_a_user_error(tiny_model_dir, tmp_path):
     with pytest.raises(UserError, match="has no int8-inc IR"):
         Engine(Manifest.load(tiny_model_dir), "int8-inc", cache_dir=tmp_path / "cache")
+
+
+def test_a_blocking_scene_returns_only_after_every_callback_has(model_dir, tmp_path, monkeypatch):
+    """`run_scene` returns once OpenVINO's threads have left the callbacks: a command that exits right after it
+    must not find one still inside (the process would abort: "terminate called without an active exception")."""
+    import time
+
+    left: list[float] = []
+    completed = Completion.__call__
+
+    def slow_completed(self, request, userdata):
+        completed(self, request, userdata)   # the last tile sets `job.finished` in here
+        time.sleep(0.2)
+        left.append(time.monotonic())
+
+    monkeypatch.setattr(Completion, "__call__", slow_completed)
+    engine = Engine(Manifest.load(model_dir), "fp16", cache_dir=tmp_path / "cache")
+    pre, post = scene(5, 100, 100)
+    job = engine.run_scene(tiling.stack(pre, post))
+    returned = time.monotonic()
+    assert job.finished.is_set() and len(left) == job.tiles
+    assert max(left) <= returned, "run_scene returned while a callback was still running"
+
+
+def test_a_dropped_engine_is_freed_with_its_compiled_model_and_queue(model_dir, tmp_path):
+    """The queue keeps its callback inside OpenVINO's C++, where the garbage collector cannot see it: a callback
+    bound to the engine (engine -> queue -> callback -> engine) kept every engine a precision swap dropped alive,
+    with its compiled model, for the life of the process."""
+    engine = Engine(Manifest.load(model_dir), "fp16", cache_dir=tmp_path / "cache")
+    done: list = []
+    pre, post = scene(6, 100, 100)
+    job = engine.start_scene(tiling.stack(pre, post), on_done=done.append)
+    engine.drain()                       # as a swap does before it drops the old engine
+    assert done == [job] and engine.tiles_done == job.tiles
+    alive = {name: weakref.ref(obj) for name, obj in
+             (("engine", engine), ("compiled model", engine.compiled), ("queue", engine.queue))}
+    del engine
+    gc.collect()
+    assert [name for name, ref in alive.items() if ref() is not None] == []
+    assert job.finished.is_set() and job.stitcher["classes"].shape == (100, 100)   # the results outlive it
+
+
+# A precision swap as the daemon makes one: the first engine compiled on the main thread, the next on the command
+# thread, the first dropped on the infer thread, then a signal with a Python handler (SIGTERM's, in the daemon).
+SWAP_THEN_SIGNAL = """
+import gc, os, signal, sys, threading
+from onboard.engine import Engine
+from onboard.manifest import Manifest
+manifest = Manifest.load(sys.argv[1])
+first = Engine(manifest, "fp32", cache_dir=sys.argv[2])
+made = []
+command = threading.Thread(target=lambda: made.append(Engine(manifest, "fp16", cache_dir=sys.argv[2])))
+command.start(); command.join()
+first.drain()
+dropped = threading.Thread(target=lambda engine: gc.collect(), args=(first,))
+del first
+dropped.start(); dropped.join()
+made.pop().drain()
+gc.collect()
+signal.signal(signal.SIGUSR1, lambda *_: print("handled"))
+os.kill(os.getpid(), signal.SIGUSR1)
+print("survived")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the CPU plugin's sigaltstack is Linux's")
+def test_engines_dropped_out_of_order_leave_the_signal_stack_alone(model_dir, tmp_path):
+    """Each OpenVINO Core makes its own CPU plugin, which installs an alternate signal stack on the thread that
+    made it and unmaps it when destroyed; engines with a Core each, dropped out of creation order or on another
+    thread, left the main thread's alternate stack unmapped, and the next signal handled there killed the process
+    with SIGSEGV, faulthandler silent (onboard.engine.shared_core)."""
+    result = subprocess.run([sys.executable, "-X", "faulthandler", "-c", SWAP_THEN_SIGNAL, str(model_dir),
+                             str(tmp_path / "cache")], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    assert result.stdout.split() == ["handled", "survived"]
+
+
+def test_a_recompile_hits_the_model_cache(model_dir, tmp_path):
+    """A swap back to a precision compiles from the cache: the same IR and head hash the same, so the second
+    compile writes no second blob (unnamed head nodes once gave each compile a new hash and a new file)."""
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        Engine(Manifest.load(model_dir), "int8", cache_dir=cache).drain()
+    assert len(list(cache.glob("*.blob"))) == 1

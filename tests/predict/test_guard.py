@@ -31,8 +31,7 @@ def engine() -> Engine:
 
 
 def _verdict(engine: Engine, g: guard.Guard, pixels: np.ndarray) -> list[str]:
-    job = engine.start_scene(pixels)
-    job.finished.wait()
+    job = engine.run_scene(pixels)
     return g.check(guard.statistics(job.stitcher["classes"], job.stitcher["confidence"]))
 
 
