@@ -312,9 +312,10 @@ def plot(results: dict, path: Path) -> None:
         ax.barh(ys, xs, height=height, label=f"batch {batch}")
     ax.set_yticks([k + 0.4 - height / 2 for k in range(len(labels))], labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"tiles/s ({results['model']['tile']}² tiles)")
-    ax.set_title(f"{results['model']['name']} on {results['machine']['cpu_model']}, "
-                 f"{results['machine']['physical_cores']} cores")
+    ax.set_xlabel(f"tiles/s ({results['model']['tile']}² tiles unless a row says @512²)")
+    names = ", ".join(m["name"] for m in results.get("models", [results["model"]]))
+    ax.set_title(f"{names} on {results['machine']['cpu_model']}, {results['machine']['physical_cores']} cores",
+                 fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -357,8 +358,8 @@ def roofline(results: dict, path: Path) -> None:
     ax.set_xlabel("arithmetic intensity (FLOP per byte the matrix layers read and write)")
     ax.set_ylabel("GFLOP/s (GOP/s for int8)")
     bandwidth = f", memory {memory['gb_per_s']:.0f} GB/s" if memory else ""
-    ax.set_title(f"{results['model']['name']}, tile {results['model']['tile']}: OpenVINO rows (o throughput, "
-                 f"x latency; size = batch){bandwidth}", fontsize=9)
+    names = ", ".join(m["name"] for m in results.get("models", [results["model"]]))
+    ax.set_title(f"OpenVINO rows of {names} (o throughput, x latency; size = batch){bandwidth}", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
