@@ -114,6 +114,11 @@ def ceilings_table(results: dict) -> list[str]:
     return lines
 
 
+def _model_names(results: dict) -> str:
+    """The run's models, as the plots' titles name them (a results file older than `models` has one)."""
+    return ", ".join(m["name"] for m in results.get("models", [results["model"]]))
+
+
 def daemon_table(results: dict) -> list[str]:
     """Markdown lines: daemon tiles/s (end to end, steady state) against benchmark_app, and its RSS."""
     lines = ["| IR | hint | batch | benchmark_app tiles/s | daemon tiles/s, end to end | steady state | "
@@ -313,9 +318,8 @@ def plot(results: dict, path: Path) -> None:
     ax.set_yticks([k + 0.4 - height / 2 for k in range(len(labels))], labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"tiles/s ({results['model']['tile']}² tiles unless a row says @512²)")
-    names = ", ".join(m["name"] for m in results.get("models", [results["model"]]))
-    ax.set_title(f"{names} on {results['machine']['cpu_model']}, {results['machine']['physical_cores']} cores",
-                 fontsize=9)
+    machine = results["machine"]
+    ax.set_title(f"{_model_names(results)} on {machine['cpu_model']}, {machine['physical_cores']} cores", fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -358,8 +362,8 @@ def roofline(results: dict, path: Path) -> None:
     ax.set_xlabel("arithmetic intensity (FLOP per byte the matrix layers read and write)")
     ax.set_ylabel("GFLOP/s (GOP/s for int8)")
     bandwidth = f", memory {memory['gb_per_s']:.0f} GB/s" if memory else ""
-    names = ", ".join(m["name"] for m in results.get("models", [results["model"]]))
-    ax.set_title(f"OpenVINO rows of {names} (o throughput, x latency; size = batch){bandwidth}", fontsize=9)
+    ax.set_title(f"OpenVINO rows of {_model_names(results)} (o throughput, x latency; size = batch){bandwidth}",
+                 fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
