@@ -21,7 +21,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,12 +179,25 @@ class Engine:
         Blocks only while all infer requests are busy (the queue's back-pressure).
         `on_done(job)` runs on an OpenVINO thread after the scene's last tile: keep it short.
         """
+        job, batches = self.feed_scene(scene, on_done)
+        for _ in batches:
+            pass
+        return job
+
+    def feed_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None
+                   ) -> tuple[SceneJob, Iterator[int]]:
+        """The scene's job, and an iterator that queues one batch of its tiles per step (yielding the tiles
+        queued so far): a caller can do something between two batches, such as take a precision swap
+        while a scene is half queued, and leave the rest of the iterator to another thread."""
         if scene.ndim != 3 or scene.shape[0] != tiling.CHANNELS or scene.dtype != np.uint8:
             raise ValueError(f"a scene is [6, H, W] u8, not {scene.shape} {scene.dtype}")
         height, width = scene.shape[1:]
         scene = tiling.pad_to(scene, self.tile)
         tiles = tiling.grid(scene.shape[1], scene.shape[2], self.tile, self.overlap)
         job = SceneJob(tiling.Stitcher(height, width, self.layers), len(tiles), len(tiles), self.precision, on_done)
+        return job, self._queue_batches(scene, tiles, job)
+
+    def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob) -> Iterator[int]:
         for start in range(0, len(tiles), self.batch):
             batch_tiles = tiles[start:start + self.batch]
             batch = tiling.cut(scene, batch_tiles, self.tile)
@@ -193,7 +206,7 @@ class Engine:
             # The request reads the cut tiles in place (no second copy into its own tensor: ~2 ms of a core per
             # 2048² scene); the userdata keeps them alive until the request completes.
             self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
-        return job
+            yield start + len(batch_tiles)
 
     def run_scene(self, scene: NDArray[np.uint8]) -> SceneJob:
         """Infer one `[6, H, W]` u8 scene and return once every request is idle (blocking callers).

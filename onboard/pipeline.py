@@ -13,10 +13,13 @@ behind. A scene file stays in the inbox until its summary is committed to
 the spool, so whatever a crash or a shutdown interrupts is simply done
 again on the next start.
 
-A precision swap happens in the infer thread between two scenes: the old
-engine's queue is drained, the reference is replaced, then the command is
-answered. No tile is dropped or inferred twice and every scene is made by
-exactly one precision, which its summary names.
+A precision swap is taken by the infer thread between two batches: the new
+engine gets the next scene at once, and a short-lived retire thread queues
+the rest of the scene in hand (if any) to the old engine, waits for its last
+request and drops it. So the command is answered as soon as the new model
+serves, not after the old one's scene, and still no tile is dropped or
+inferred twice and every scene is made by exactly one precision, which its
+summary names.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from onboard import guard, ingest, postprocess
@@ -77,6 +80,10 @@ class Pipeline:
         self._slots = threading.Semaphore(MAX_SCENES_IN_FLIGHT)
         self._swap: Swap | None = None
         self._swap_lock = threading.Lock()
+        self._retiring: list[threading.Thread] = []   # engines swapped out, finishing their last scene
+        self._old_feeding = 0                 # swapped-out engines still queueing the scene they had in hand
+        self._rooms_owed = 0                  # reader room held back until they have (`_release_room`)
+        self._feed_lock = threading.Lock()
         self.stopping = threading.Event()
         self.failed = False
         self.threads = [threading.Thread(target=self._watched, args=(loop,), name=f"onboard-{name}", daemon=True)
@@ -204,20 +211,48 @@ class Pipeline:
             except queue.Empty:
                 self._slots.release()
                 continue
-            self._room.release()
+            self._release_room()
             self._add_in_flight(1)
             pixels, scene.pixels = scene.pixels, None    # queued tiles are copies: free the scene as it goes
             assert pixels is not None                    # the reader fills them; only this thread drops them
-            self.engine.start_scene(pixels, on_done=functools.partial(self._inferred, scene))
+            _, batches = self.engine.feed_scene(pixels, on_done=functools.partial(self._inferred, scene))
             del pixels
+            for _ in batches:
+                if self._swap is not None:               # a peek; `_maybe_swap` takes the request under the lock
+                    self._maybe_swap(unfinished=batches)
+                    break
         self.engine.drain()
         self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
+        for retiring in self._retiring:  # their scenes reach `finished` before the end marker
+            retiring.join()
         while True:                      # decoded but never started: they stay in the inbox
             try:
                 self.claimed.discard(self.scenes.get_nowait().path)
             except queue.Empty:
                 break
         self.finished.put(None)
+
+    def _release_room(self) -> None:
+        """A scene taken from the queue lets the reader decode the next, unless a swapped-out engine still
+        queues its last scene: then that scene's pixels are the spare, and the room waits for them to go."""
+        with self._feed_lock:
+            if self._old_feeding:
+                self._rooms_owed += 1
+                return
+        self._room.release()
+
+    def _retire(self, engine: Engine, unfinished: Iterator[int] | None) -> None:
+        """Queue the rest of a swapped-out engine's scene, give back the room it held, wait for its last
+        request; the engine is dropped when this thread ends."""
+        for _ in unfinished or ():
+            pass
+        if unfinished is not None:
+            with self._feed_lock:
+                self._old_feeding -= 1
+                owed, self._rooms_owed = (self._rooms_owed, 0) if not self._old_feeding else (0, self._rooms_owed)
+            for _ in range(owed):
+                self._room.release()
+        engine.drain()
 
     def _inferred(self, scene: ingest.Scene, job: SceneJob) -> None:
         self.finished.put((scene, job))
@@ -226,14 +261,22 @@ class Pipeline:
         with self._in_flight_lock:
             self.in_flight += n
 
-    def _maybe_swap(self) -> None:
+    def _maybe_swap(self, unfinished: Iterator[int] | None = None) -> None:
+        """Serve the requested engine from now on; the old one finishes `unfinished` (its scene in hand) and
+        whatever it has queued on a retire thread, which drops it (never on one of OpenVINO's threads)."""
         with self._swap_lock:
             request, self._swap = self._swap, None
         if request is None:
             return
-        old = self.engine
-        old.drain()                      # every request of the old model completes first
-        self.engine = request.engine
+        old, self.engine = self.engine, request.engine
+        if unfinished is not None:
+            with self._feed_lock:
+                self._old_feeding += 1
+        retire = threading.Thread(target=self._watched, args=(functools.partial(self._retire, old, unfinished),),
+                                  name="onboard-retire", daemon=True)
+        del old                          # the retire thread holds the old engine until its last request is done
+        retire.start()
+        self._retiring = [t for t in self._retiring if t.is_alive()] + [retire]
         self.telemetry.gauge(precision=request.engine.precision)
         self.telemetry.count("swaps")
         request.done.set()
@@ -263,8 +306,9 @@ class Pipeline:
                 self._quarantine(scene.path, f"post-processing failed: {type(exc).__name__}: {exc}")
             finally:
                 self._add_in_flight(-1)
-                self._slots.release()
                 self.claimed.discard(scene.path)
+                del item, scene, job     # its maps (12.6 MB for 2048²) go now, not when the next scene comes
+                self._slots.release()
 
     def _summarise(self, scene: ingest.Scene, job: SceneJob) -> None:
         cfg = self.postprocess_cfg
@@ -288,3 +332,4 @@ class Pipeline:
         event(log, "scene summarised", scene=scene.id, seq=seq, prio=prio, prec=job.precision,
               buildings=body["n"], listed=len(body["b"]), coverage=body[COVERAGE_KEY], ood=ood, tiles=job.tiles,
               ms=round((time.monotonic() - job.started) * 1000))
+

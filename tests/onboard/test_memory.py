@@ -1,4 +1,4 @@
-"""The daemon's process settings: a fixed mmap threshold on glibc, GDAL's cache and OpenCV's threads cut."""
+"""The daemon's process settings: a fixed mmap threshold and two arenas (glibc), GDAL cache, OpenCV threads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from onboard import memory
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
-def test_glibc_takes_the_fixed_threshold():
+def test_glibc_takes_the_fixed_threshold_and_two_arenas():
     assert memory.release_large_blocks() is True
 
 

@@ -283,16 +283,55 @@ def test_a_precision_swap_between_scenes_changes_later_summaries_and_loses_none(
 
     summaries = rig.summaries()
     assert sorted(s.body["scene"] for s in summaries) == sorted(early + late)   # none lost, none twice
-    precisions = [s.body["prec"] for s in summaries]                            # in seq order
+    by_scene = {s.body["scene"]: s.body["prec"] for s in summaries}
+    precisions = [by_scene[name] for name in early + late]                      # in the order they were read
     assert precisions[0] == "fp16" and set(precisions) == {"fp16", "fp32"}
     assert precisions == sorted(precisions, key=["fp16", "fp32"].index)        # never fp16 after fp32
-    assert {s.body["prec"] for s in summaries if s.body["scene"] in late} == {"fp32"}
+    assert {by_scene[name] for name in late} == {"fp32"}
     # Every tile inferred exactly once, by the engine that made its scene's summary.
     assert fp16.tiles_done == 25 * precisions.count("fp16")
     assert fp32.tiles_done == 25 * precisions.count("fp32")
     values = rig.telemetry.snapshot()
     assert values["swaps"] == 1 and values["precision"] == "fp32" and values["tiles"] == 25 * len(summaries)
     assert rig.left() == set() and not rig.pipeline.failed
+
+
+def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tiny, tmp_path, geo, monkeypatch):
+    """The new engine takes the next scene while the old one still works through the scene in hand (its
+    batches are made slow here: 0.1 s each), and that scene is still made by the old precision alone."""
+    fp16 = engine(tiny, "fp16", tmp_path)
+    slowed: list[str] = []
+    inner = fp16._queue_batches
+
+    def slow_batches(*args):
+        for queued in inner(*args):
+            slowed.append("batch")
+            time.sleep(0.1)
+            yield queued
+
+    monkeypatch.setattr(fp16, "_queue_batches", slow_batches)
+    rig = rigs(tmp_path, fp16, geo.reference)
+    scene(rig.inbox, "big", height=512, width=512, seed=1)           # 81 tiles: 8 s at 0.1 s a batch
+    rig.pipeline.start()
+    wait_for(lambda: len(slowed) >= 3, 20, "the big scene half queued")
+    fp32 = engine(tiny, "fp32", tmp_path)
+    request = rig.pipeline.swap(fp32)
+    assert request.done.wait(2), "the swap was never taken"
+    assert len(slowed) < tiles(512, 512), "the swap waited for the old engine's scene"
+    for i, name in enumerate(("next", "later")):
+        scene(rig.inbox, name, col=300, row=300 * i, seed=2 + i)
+    wait_for(lambda: rig.out() >= 1, 20, "the next scene, by the new engine")
+    # While the old engine still queues its scene, that scene's pixels are the reader's one spare: "later" waits.
+    time.sleep(0.3)
+    assert len(slowed) < tiles(512, 512) and rig.telemetry.values["scenes_in"] == 2
+    wait_for(lambda: rig.out() == 3, 30, "every scene")
+    rig.pipeline.stop()
+
+    by_scene = {s.body["scene"]: s.body for s in rig.summaries()}
+    assert by_scene["big"]["prec"] == "fp16" and by_scene["next"]["prec"] == by_scene["later"]["prec"] == "fp32"
+    assert fp16.tiles_done == tiles(512, 512) and fp32.tiles_done == 2 * tiles(256, 256)
+    assert rig.telemetry.snapshot()["tiles"] == tiles(512, 512) + 2 * tiles(256, 256)
+    assert not rig.pipeline.failed
 
 
 def test_scenes_are_known_by_content_not_by_file_name(rigs, tiny, tmp_path, geo):

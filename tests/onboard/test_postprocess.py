@@ -58,6 +58,20 @@ def test_a_row_of_three_joined_buildings_is_split_in_three_and_a_neighbour_is_le
     assert (labels > 0).sum() == (classes > 0).sum() and labels.max() == 4
 
 
+def test_more_seeds_than_16_bit_labels_can_count_are_still_split_right():
+    """Seeds are labelled in 16 bits to save memory; past 65,535 of them OpenCV refuses, and 32 bits take over."""
+    classes = np.zeros((2048, 2048), np.uint8)
+    starts = range(0, 2048 - 5, 7)                 # 5x5 buildings 2 px apart: 85,849 of them, one seed each
+    for y in starts:
+        for x in starts:
+            classes[y:y + 5, x:x + 5] = 2
+    classes[2, 5:7] = 2                            # the first two joined by a 1 px neck: one component
+    n, labels = postprocess.label_buildings(classes, split_px=1)
+    assert n == len(starts) ** 2                   # the joined pair split in two again
+    assert labels[2, 2] != labels[2, 9] and labels[2, 2] > 0 and labels[2, 9] > 0
+    assert (labels > 0).sum() == (classes > 0).sum()
+
+
 def test_a_solid_block_is_one_building_and_a_tie_goes_to_the_more_severe_class():
     classes = np.zeros((40, 60), np.uint8)
     classes[10:20, 10:20] = 1
