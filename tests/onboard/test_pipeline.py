@@ -8,7 +8,9 @@ exporter from a 1x1 convolution that classifies each pixel by its post-event red
 
 from __future__ import annotations
 
+import gc
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -296,20 +298,21 @@ def test_a_precision_swap_between_scenes_changes_later_summaries_and_loses_none(
     assert rig.left() == set() and not rig.pipeline.failed
 
 
-def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tiny, tmp_path, geo, monkeypatch):
+def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tiny, tmp_path, geo):
     """The new engine takes the next scene while the old one still works through the scene in hand (its
-    batches are made slow here: 0.1 s each), and that scene is still made by the old precision alone."""
+    batches are made slow here: 0.1 s each), and that scene is still made by the old precision alone; then
+    the old engine is freed."""
     fp16 = engine(tiny, "fp16", tmp_path)
+    old_engine = weakref.ref(fp16)
     slowed: list[str] = []
-    inner = fp16._queue_batches
 
-    def slow_batches(*args):
+    def slow_batches(*args, inner=fp16._queue_batches):
         for queued in inner(*args):
             slowed.append("batch")
             time.sleep(0.1)
             yield queued
 
-    monkeypatch.setattr(fp16, "_queue_batches", slow_batches)
+    fp16._queue_batches = slow_batches   # type: ignore[method-assign]
     rig = rigs(tmp_path, fp16, geo.reference)
     scene(rig.inbox, "big", height=512, width=512, seed=1)           # 81 tiles: 8 s at 0.1 s a batch
     rig.pipeline.start()
@@ -332,6 +335,9 @@ def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tin
     assert fp16.tiles_done == tiles(512, 512) and fp32.tiles_done == 2 * tiles(256, 256)
     assert rig.telemetry.snapshot()["tiles"] == tiles(512, 512) + 2 * tiles(256, 256)
     assert not rig.pipeline.failed
+    del fp16, slow_batches
+    gc.collect()
+    assert old_engine() is None, "the swapped-out engine is still alive"
 
 
 def test_scenes_are_known_by_content_not_by_file_name(rigs, tiny, tmp_path, geo):
