@@ -15,7 +15,11 @@ one run each, 2026-12-07). And glibc gives each thread that allocates its
 own arena (up to eight per core), each keeping what it frees: the reader,
 infer, post, downlink and OpenVINO threads all allocate, so the daemon uses
 two arenas: peak RSS 318-321 -> 306 MB at the same tiles/s (INT8, default
-scenario, two runs each, 2026-12-07). Other C libraries have no such knobs.
+scenario, two runs each, 2026-12-07). Last, glibc gives back the top of a
+heap as soon as 128 KB of it is free, so building extraction's arrays were
+faulted in afresh scene after scene: the trim threshold is 64 MB (one
+2048² scene's extraction, alone: 10,275 -> 516 page faults, 46 -> 29 ms,
+peak RSS unchanged). Other C libraries have no such knobs.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from rasterio.env import set_gdal_config
 
 M_MMAP_THRESHOLD = -3           # glibc's mallopt parameter numbers (malloc.h)
 M_ARENA_MAX = -8
+M_TRIM_THRESHOLD = -1
 MMAP_THRESHOLD_BYTES = 8 << 20  # blocks of 8 MiB or more get maps of their own: scenes, result maps, labels
 ARENAS = 2
+TRIM_THRESHOLD_BYTES = 64 << 20
 GDAL_CACHE_MB = 8
 
 
@@ -43,7 +49,9 @@ def release_large_blocks() -> bool:
         mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_ARENA_MAX, ARENAS))
+    return all(mallopt(param, value) for param, value in ((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
+                                                          (M_ARENA_MAX, ARENAS),
+                                                          (M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)))
 
 
 def run_as_the_daemon() -> None:

@@ -38,6 +38,7 @@ from satedge.protocol import (
 )
 
 WGS84 = CRS.from_epsg(4326)
+Labels = NDArray[np.uint16] | NDArray[np.int32]   # an instance map: 16-bit while the labels fit
 DAMAGE_CLASSES = 4           # no, minor, major, destroyed (1..4)
 EARTH_M_PER_DEG = 111_320.0  # metres per degree of latitude, for rasters in degrees
 
@@ -64,7 +65,7 @@ class Buildings:
 def label_buildings(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32]]:
     """Instance labels (1..n, 0 background) for the building mask, touching buildings split."""
     n, labels, _ = _labelled_pixels(classes, split_px)
-    return n, labels
+    return n, labels.astype(np.int32, copy=False)
 
 
 @dataclass
@@ -77,8 +78,9 @@ class _Pixels:
     ids: NDArray[np.int32]      # instance label, 1..n
 
 
-def _labelled_pixels(classes: NDArray[np.uint8], split_px: float) -> tuple[int, NDArray[np.int32], _Pixels]:
-    """The instance map, and the building pixels with their labels, read once for everything after.
+def _labelled_pixels(classes: NDArray[np.uint8], split_px: float) -> tuple[int, Labels, _Pixels]:
+    """The instance map (16-bit labels while they fit), and the building pixels with their labels, read once
+    for everything after.
 
     Most components hold one seed (or none) and are one building as they are; only the few with several
     seeds are split, each within its bounding box (found from its own pixels), so a scene costs a few
@@ -86,15 +88,15 @@ def _labelled_pixels(classes: NDArray[np.uint8], split_px: float) -> tuple[int, 
     four times the labelling), one erosion, the seeds' components and two pixel scans.
     """
     mask = cv2.compare(classes, 0, cv2.CMP_GT)  # type: ignore[call-overload]  # a scalar src2 works; the stubs want an array
-    count, labels = cv2.connectedComponentsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    count, labels = _labels(mask, cv2.CCL_BBDT)
     cols, rows = _nonzero(mask)
     flat = rows.astype(np.intp) * mask.shape[1] + cols
-    pixels = _Pixels(rows, cols, flat, labels.ravel()[flat])
+    pixels = _Pixels(rows, cols, flat, labels.ravel()[flat].astype(np.int32))
     radius = int(split_px)
     if count <= 1 or radius < 1:
         return count - 1, labels, pixels
     seeds = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-    blobs, blob_labels = _small_labels(seeds)
+    blobs, blob_labels = _labels(seeds, cv2.CCL_DEFAULT)
     if blobs <= 2:
         return count - 1, labels, pixels
     x, y = _nonzero(seeds)
@@ -106,6 +108,8 @@ def _labelled_pixels(classes: NDArray[np.uint8], split_px: float) -> tuple[int, 
     n = count - 1
     if not several.any():
         return n, labels, pixels
+    if labels.dtype != np.int32 and count + blobs >= np.iinfo(labels.dtype).max:   # splits add up to `blobs`
+        labels = labels.astype(np.int32)
     chosen = np.flatnonzero(several[pixels.ids])                 # the pixels of components to split
     chosen = chosen[np.argsort(pixels.ids[chosen], kind="stable")]
     groups = np.split(chosen, np.flatnonzero(np.diff(pixels.ids[chosen])) + 1)
@@ -117,13 +121,13 @@ def _labelled_pixels(classes: NDArray[np.uint8], split_px: float) -> tuple[int, 
     return n, labels, pixels
 
 
-def _small_labels(image: MatLike) -> tuple[int, NDArray[np.integer[Any]]]:
-    """Connected components in 16-bit labels (half the memory of 32-bit: 8 MB less for a 2048² scene), or
+def _labels(image: MatLike, algorithm: int) -> tuple[int, Labels]:
+    """8-connected components in 16-bit labels (half the memory of 32-bit: 8 MB less per 2048² image), or
     32-bit when there are more than 16 bits can count (OpenCV says so instead of wrapping around)."""
     try:
-        return cast(tuple[int, NDArray[np.uint16]], cv2.connectedComponents(image, connectivity=8, ltype=cv2.CV_16U))
+        return cast(tuple[int, Labels], cv2.connectedComponentsWithAlgorithm(image, 8, cv2.CV_16U, algorithm))
     except cv2.error:
-        return cast(tuple[int, NDArray[np.int32]], cv2.connectedComponents(image, connectivity=8, ltype=cv2.CV_32S))
+        return cast(tuple[int, Labels], cv2.connectedComponentsWithAlgorithm(image, 8, cv2.CV_32S, algorithm))
 
 
 def _nonzero(image: MatLike) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
@@ -135,7 +139,7 @@ def _nonzero(image: MatLike) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
     return points[:, 0], points[:, 1]
 
 
-def _split(labels: NDArray[np.int32], component: int, seeds: MatLike, box: tuple[int, int, int, int], n: int) -> int:
+def _split(labels: Labels, component: int, seeds: MatLike, box: tuple[int, int, int, int], n: int) -> int:
     """Every pixel of `component` (inside `box`: x, y, width, height) joins its nearest seed of that component;
     new buildings get n+1, n+2, ...
 
@@ -169,13 +173,19 @@ def buildings(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]],
               split_m: float, min_area_m2: float, coverage: NDArray[np.bool_] | None = None) -> Buildings:
     """Every building of a scene (classes: u8 `[H, W]`, confidence: each pixel's winning probability,
     coverage: the pixels with a pre-event view, None for all)."""
-    return instances(classes, confidence, crs, transform, split_m, min_area_m2, coverage)[0]
+    return _instances(classes, confidence, crs, transform, split_m, min_area_m2, coverage)[0]
 
 
 def instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
               split_m: float, min_area_m2: float, coverage: NDArray[np.bool_] | None = None,
               ) -> tuple[Buildings, NDArray[np.int32]]:
     """`buildings()`, plus the instance map (0 background, `Buildings.label` for each building)."""
+    found, labels = _instances(classes, confidence, crs, transform, split_m, min_area_m2, coverage)
+    return found, labels.astype(np.int32, copy=False)
+
+
+def _instances(classes: NDArray[np.uint8], confidence: NDArray[np.floating[Any]], crs: CRS, transform: Affine,
+               split_m: float, min_area_m2: float, coverage: NDArray[np.bool_] | None) -> tuple[Buildings, Labels]:
     height, width = classes.shape
     lat0 = transform_bounds(crs, WGS84, *_bounds(transform, height, width))[1]
     px_m2 = pixel_area_m2(crs, transform, lat0)

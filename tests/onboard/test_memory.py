@@ -1,4 +1,4 @@
-"""The daemon's process settings: a fixed mmap threshold and two arenas (glibc), GDAL cache, OpenCV threads."""
+"""The daemon's process settings: fixed mmap and trim thresholds, two arenas (glibc), GDAL cache, OpenCV threads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from onboard import memory
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
-def test_glibc_takes_the_fixed_threshold_and_two_arenas():
+def test_glibc_takes_the_fixed_thresholds_and_two_arenas():
     assert memory.release_large_blocks() is True
 
 
