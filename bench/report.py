@@ -195,7 +195,8 @@ def targets_table(results: dict) -> list[str]:
     """Each target's goal, value and verdict; also what `satedge bench` prints at the end."""
     lines = ["| target | goal | measured | met | detail |", "| --- | --- | ---: | --- | --- |"]
     for t in results["targets"]:
-        met = {True: "**yes**", False: "**no**", None: "not measured"}[t["met"]]
+        verdict = {True: "**yes**", False: "**no**", None: "not measured"}[t["met"]]
+        met = "**not valid**" if t.get("invalid") else verdict
         lines.append(f"| {t['target']} | {t['goal']} | {_num(t['value'], 3)} | {met} | {t['detail']} |")
     return lines
 

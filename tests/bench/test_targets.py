@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import targets
+from bench import report, targets
 from bench.plan import Context, Plan
 from onboard.manifest import InputSpec, Manifest, OutputSpec, PrecisionEntry
 
@@ -64,3 +64,24 @@ def test_swap_target_needs_speed_and_no_loss():
     lost = targets.swap(context({"fp32": None}, [swap],
                                 {"swap_run": {"tiles_lost": 3, "scenes_summarised_once": True}}))
     assert lost[0]["met"] is False
+
+
+def test_efficiency_is_withheld_when_the_same_benchmark_app_disagrees_with_itself():
+    """The daemon's reference and the runtime table's benchmark_app run of the same IR must agree, or the host's
+    load changed between them (2026-12-07: 298.5 against 446.7 tiles/s made FP32 '1.06')."""
+    daemon = {"kind": "daemon", "name": "onboard daemon INT8-NNCF", "status": "measured", "precision": "int8-nncf",
+              "hint": "THROUGHPUT", "batch": 1, "tiles_per_s": 290.0, "steady_tiles_per_s": 298.0,
+              "efficiency": 0.967, "steady_efficiency": 0.993, "benchmark_app_tiles_per_s": 300.0}
+
+    def app(tiles_per_s: float) -> dict:
+        return {"kind": "benchmark_app", "name": "benchmark_app INT8-NNCF", "status": "measured",
+                "precision": "int8-nncf", "variant": "default", "hint": "THROUGHPUT", "batch": 1, "tile": 64,
+                "tiles_per_s": tiles_per_s}
+
+    scores = {"fp32": None, "int8-nncf": None}
+    steady = targets.efficiency(context(scores, [daemon, app(310.0)]))[0]
+    assert steady["met"] is True and not steady.get("invalid")
+    moved = targets.efficiency(context(scores, [daemon, app(450.0)]))[0]
+    assert moved["met"] is None and moved["invalid"] is True and "not valid" in moved["detail"]
+    assert moved["value"] == 0.993                          # the measure is kept, the verdict withheld
+    assert "**not valid**" in report.targets_table({"targets": [moved]})[2]
