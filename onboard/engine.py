@@ -185,10 +185,10 @@ class Engine:
         return job
 
     def feed_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None
-                   ) -> tuple[SceneJob, Iterator[int]]:
-        """The scene's job, and an iterator that queues one batch of its tiles per step (yielding the tiles
-        queued so far): a caller can do something between two batches, such as take a precision swap
-        while a scene is half queued, and leave the rest of the iterator to another thread."""
+                   ) -> tuple[SceneJob, Iterator[None]]:
+        """The scene's job, and an iterator that queues one batch of its tiles per step: a caller can do
+        something between two batches, such as take a precision swap while a scene is half queued, and leave
+        the rest of the iterator to another thread."""
         if scene.ndim != 3 or scene.shape[0] != tiling.CHANNELS or scene.dtype != np.uint8:
             raise ValueError(f"a scene is [6, H, W] u8, not {scene.shape} {scene.dtype}")
         height, width = scene.shape[1:]
@@ -197,7 +197,7 @@ class Engine:
         job = SceneJob(tiling.Stitcher(height, width, self.layers), len(tiles), len(tiles), self.precision, on_done)
         return job, self._queue_batches(scene, tiles, job)
 
-    def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob) -> Iterator[int]:
+    def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob) -> Iterator[None]:
         for start in range(0, len(tiles), self.batch):
             batch_tiles = tiles[start:start + self.batch]
             batch = tiling.cut(scene, batch_tiles, self.tile)
@@ -206,7 +206,7 @@ class Engine:
             # The request reads the cut tiles in place (no second copy into its own tensor: ~2 ms of a core per
             # 2048² scene); the userdata keeps them alive until the request completes.
             self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
-            yield start + len(batch_tiles)
+            yield
 
     def run_scene(self, scene: NDArray[np.uint8]) -> SceneJob:
         """Infer one `[6, H, W]` u8 scene and return once every request is idle (blocking callers).

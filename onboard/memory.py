@@ -40,8 +40,8 @@ GDAL_CACHE_MB = 8
 
 
 def release_large_blocks() -> bool:
-    """Fix glibc's mmap threshold and number of arenas; False where the C library is not glibc (nothing to do
-    there)."""
+    """Fix glibc's mmap and trim thresholds and its number of arenas; False where the C library is not glibc
+    (nothing to do there)."""
     name = ctypes.util.find_library("c")
     if name is None:
         return False

@@ -241,7 +241,7 @@ class Pipeline:
                 return
         self._room.release()
 
-    def _retire(self, engine: Engine, unfinished: Iterator[int] | None) -> None:
+    def _retire(self, engine: Engine, unfinished: Iterator[None] | None) -> None:
         """Queue the rest of a swapped-out engine's scene, give back the room it held, wait for its last
         request; the engine is dropped when this thread ends."""
         for _ in unfinished or ():
@@ -249,7 +249,8 @@ class Pipeline:
         if unfinished is not None:
             with self._feed_lock:
                 self._old_feeding -= 1
-                owed, self._rooms_owed = (self._rooms_owed, 0) if not self._old_feeding else (0, self._rooms_owed)
+                owed = 0 if self._old_feeding else self._rooms_owed
+                self._rooms_owed -= owed
             for _ in range(owed):
                 self._room.release()
         engine.drain()
@@ -261,7 +262,7 @@ class Pipeline:
         with self._in_flight_lock:
             self.in_flight += n
 
-    def _maybe_swap(self, unfinished: Iterator[int] | None = None) -> None:
+    def _maybe_swap(self, unfinished: Iterator[None] | None = None) -> None:
         """Serve the requested engine from now on; the old one finishes `unfinished` (its scene in hand) and
         whatever it has queued on a retire thread, which drops it (never on one of OpenVINO's threads)."""
         with self._swap_lock:
@@ -332,4 +333,3 @@ class Pipeline:
         event(log, "scene summarised", scene=scene.id, seq=seq, prio=prio, prec=job.precision,
               buildings=body["n"], listed=len(body["b"]), coverage=body[COVERAGE_KEY], ood=ood, tiles=job.tiles,
               ms=round((time.monotonic() - job.started) * 1000))
-
