@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gsd", type=float, default=None,
                         help=f"realistic style: one GSD for the whole run, {GSD_LIMITS[0]}-{GSD_LIMITS[1]} m "
                              f"(rounded to the 0.5 m drawing grid); needed with --format geotiff|both")
+    parser.add_argument("--prefix", default="",
+                        help="start of every event name and file stem (e.g. realistic-), so runs of other seeds "
+                             "or styles can share one training folder; names only, the pixels are the same")
 
 
 class _Progress:
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = generate(args.out, args.count, args.seed, size=args.size, fmt=args.format,
                       difficulty=args.difficulty, progress=_Progress(), style=args.style,
-                      gsd=args.gsd)
+                      gsd=args.gsd, prefix=args.prefix)
     classes = ", ".join(f"{k} {v}" for k, v in result["classes"].items()) or "none"
     print(f"buildings: {classes}")
     per_cpu = result["count"] / max(result["cpu_seconds"], 1e-9)

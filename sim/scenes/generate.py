@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from satedge.errors import UserError
 from satedge.logs import event
 from sim.scenes.geo import GeoTiffWriter
 from sim.scenes.scene import make_scene
-from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, GSD_LIMITS, STYLES, plan
+from sim.scenes.spec import DEFAULT_DIFFICULTY, DEFAULT_STYLE, GSD_LIMITS, PREFIX_PATTERN, STYLES, plan
 from sim.scenes.xbd import XbdWriter
 
 log = logging.getLogger("sim.scenes")
@@ -28,7 +29,7 @@ MAX_COUNT = 1_000_000
 
 
 def check(count: int, size: int, fmt: str, difficulty: float, style: str = DEFAULT_STYLE,
-          gsd: float | None = None) -> None:
+          gsd: float | None = None, prefix: str = "") -> None:
     """Reject impossible requests in one line, before anything is written."""
     if count < 1 or count > MAX_COUNT:
         raise UserError(f"--count must be between 1 and {MAX_COUNT}, got {count}")
@@ -48,6 +49,8 @@ def check(count: int, size: int, fmt: str, difficulty: float, style: str = DEFAU
     if style != DEFAULT_STYLE and fmt != "xbd" and gsd is None:
         raise UserError(f"--style {style} --format {fmt} needs --gsd: its events have different GSDs unless "
                         "one is fixed, and the reference mosaic holds one")
+    if not re.fullmatch(PREFIX_PATTERN, prefix):
+        raise UserError(f"--prefix may hold up to 64 letters, digits, '.' and '-', got {prefix!r}")
 
 
 def _prepare(out: Path) -> None:
@@ -62,12 +65,12 @@ def _prepare(out: Path) -> None:
 
 def generate(out, count: int, seed: int, size: int = 1024, fmt: str = "xbd",
              difficulty: float = DEFAULT_DIFFICULTY, progress: Callable[[int, int], None] | None = None,
-             style: str = DEFAULT_STYLE, gsd: float | None = None) -> dict:
+             style: str = DEFAULT_STYLE, gsd: float | None = None, prefix: str = "") -> dict:
     """Write `count` scenes to `out` in the chosen format and style; return what was written and how fast."""
-    check(count, size, fmt, difficulty, style, gsd)
+    check(count, size, fmt, difficulty, style, gsd, prefix)
     out = Path(out)
     _prepare(out)
-    specs = plan(count, seed, size, difficulty, style, gsd)
+    specs = plan(count, seed, size, difficulty, style, gsd, prefix)
     writers = [cls(out, specs) for cls in FORMATS[fmt]]
     classes: Counter[str] = Counter()
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -30,6 +30,7 @@ STYLES = ("classic", "realistic")
 DEFAULT_STYLE = "classic"
 GSD_RANGE = (0.3, 0.8)          # metres per pixel of realistic-style events, one GSD per event (one sensor pass)
 GSD_LIMITS = (0.25, 1.0)        # a fixed realistic-style GSD (`--gsd`) may be chosen in this range
+PREFIX_PATTERN = r"[A-Za-z0-9.-]{0,64}"   # an event-name prefix: no "_" (it ends the event in a stem), no "/"
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,13 @@ def event_gsd(seed: int, event: int, size: int) -> float:
 
 
 def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DIFFICULTY,
-         style: str = DEFAULT_STYLE, gsd: float | None = None) -> list[SceneSpec]:
+         style: str = DEFAULT_STYLE, gsd: float | None = None, prefix: str = "") -> list[SceneSpec]:
     """The specs of a run of `count` scenes, spread over events of 4-30 scenes, kinds in rotation.
 
     In the realistic style each event has its own GSD (`event_gsd`), so a run spans GSD_RANGE, unless
-    `gsd` fixes one for the whole run (a reference mosaic needs one)."""
+    `gsd` fixes one for the whole run (a reference mosaic needs one). `prefix` starts every event name
+    (and so every file stem): runs of other seeds or styles can then share a training folder, where
+    stems must be unique and events must not merge. It changes names only, never pixels."""
     rng = np.random.default_rng([seed, 0xE7E7])
     zone = int(rng.integers(10, 57))
     origin = (float(rng.integers(300, 600)) * 1000.0, float(rng.integers(2800, 5200)) * 1000.0)
@@ -117,7 +120,7 @@ def plan(count: int, seed: int, size: int = 1024, difficulty: float = DEFAULT_DI
     for e, n in enumerate(event_sizes(count, rng)):
         kind = str(kinds[e % len(kinds)])
         counters[kind] += 1
-        event = f"{kind}-{counters[kind]}"
+        event = f"{prefix}{kind}-{counters[kind]}"
         intensity = float(rng.uniform(0.12, 0.42))
         passes = first_event + timedelta(days=3 * e, hours=float(rng.uniform(9.5, 11.5)))
         pre = passes - timedelta(days=int(rng.integers(20, 400)), hours=float(rng.uniform(-1, 1)))

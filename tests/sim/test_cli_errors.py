@@ -22,6 +22,8 @@ from tests.conftest import run_cli
     (("--style", "realistic", "--format", "both"), "--gsd"),
     (("--gsd", "0.6"), "--gsd"),
     (("--style", "realistic", "--gsd", "5"), "--gsd"),
+    (("--prefix", "a_b"), "--prefix"),
+    (("--prefix", "../up"), "--prefix"),
 ])
 def test_bad_argument(tmp_path, args, says):
     done = run_cli("scenes", "--out", str(tmp_path / "out"), *args)

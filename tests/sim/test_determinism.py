@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -36,3 +38,14 @@ def test_full_size_scene(tmp_path):
     (target,) = sorted((out / "targets").glob("*_post_disaster_target.png"))
     t = cv2.imread(str(target), cv2.IMREAD_UNCHANGED)
     assert t.shape == (1024, 1024) and t.dtype == np.uint8 and t.max() >= 1
+
+
+def test_a_prefix_renames_events_and_keeps_the_pixels(both_set, tmp_path):
+    named = make_set(tmp_path / "named", "--count", "4", "--seed", "7", "--size", str(SMALL), "--format", "xbd",
+                     "--prefix", "realistic-")
+    plain = {k: v for k, v in digests(both_set).items() if k.startswith(("images/", "targets/"))}
+    renamed = {k: v for k, v in digests(named).items() if k.startswith(("images/", "targets/"))}
+    assert all(Path(k).name.startswith("realistic-") for k in renamed)
+    assert {k.replace("realistic-", ""): v for k, v in renamed.items()} == plain
+    label = json.loads(next((named / "labels").glob("*_post_disaster.json")).read_text())
+    assert label["metadata"]["disaster"].startswith("realistic-")
