@@ -52,13 +52,20 @@ def queue_command(ground_toml: Path, precision: str) -> None:
         raise ProcessFailed(f"satedge command set-precision {precision} failed: {done.stderr.strip()}")
 
 
+def _started(summarised: dict) -> float:
+    """When the scene's first tile was queued (its summary's time less its processing time)."""
+    return float(summarised["ts"] - summarised["ms"] / 1000.0)
+
+
 def _swap_row(target: str, done: dict, sent: dict, summarised: list[dict]) -> dict:
-    later = sorted((e for e in summarised if e["prec"] == done["prec"] and e["ts"] >= sent["ts"]),
-                   key=lambda e: e["ts"] - e["ms"] / 1000.0)
+    # started after the request: a scene of the same precision started before it is an engine swapped out
+    # earlier finishing its last scene (INT8 -> FP32 -> INT8 in quick succession), not the new engine's
+    later = sorted((e for e in summarised if e["prec"] == done["prec"] and _started(e) >= sent["ts"]),
+                   key=_started)
     row = {"from": done["from"], "to": target, "serving": done["prec"], "ok": done["ok"], "detail": done["detail"],
            "daemon_s": done["s"], "request_to_serving_s": round(done["ts"] - sent["ts"], 3)}
     if later:
-        first_start = later[0]["ts"] - later[0]["ms"] / 1000.0
+        first_start = _started(later[0])
         row["request_to_first_tile_s"] = round(first_start - sent["ts"], 3)
         row["first_tile_after_serving_s"] = round(first_start - done["ts"], 3)
     return row

@@ -18,6 +18,7 @@ differently from training.
 
 from __future__ import annotations
 
+import bisect
 import tempfile
 import threading
 import time
@@ -29,7 +30,7 @@ import numpy as np
 import openvino as ov
 from numpy.typing import NDArray
 
-from onboard import tiling
+from onboard import memory, tiling
 from onboard.heads import HEADS
 from onboard.manifest import Manifest
 from satedge.errors import UserError
@@ -184,20 +185,24 @@ class Engine:
             pass
         return job
 
-    def feed_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None
-                   ) -> tuple[SceneJob, Iterator[None]]:
-        """The scene's job, and an iterator that queues one batch of its tiles per step: a caller can do
-        something between two batches, such as take a precision swap while a scene is half queued, and leave
-        the rest of the iterator to another thread."""
+    def feed_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None,
+                   consume: bool = False) -> tuple[SceneJob, Iterator[int]]:
+        """The scene's job, and an iterator that queues one batch of its tiles per step and yields how many tile
+        rows still have tiles to queue: a caller can do something between two batches, such as take a precision
+        swap while a scene is half queued or decode the next scene near the end, and leave the rest of the
+        iterator to another thread. `consume`: the scene is the caller's no more, and the rows of a
+        `memory.scene_buffer` go back to the system as soon as their tiles are queued."""
         if scene.ndim != 3 or scene.shape[0] != tiling.CHANNELS or scene.dtype != np.uint8:
             raise ValueError(f"a scene is [6, H, W] u8, not {scene.shape} {scene.dtype}")
         height, width = scene.shape[1:]
         scene = tiling.pad_to(scene, self.tile)
         tiles = tiling.grid(scene.shape[1], scene.shape[2], self.tile, self.overlap)
         job = SceneJob(tiling.Stitcher(height, width, self.layers), len(tiles), len(tiles), self.precision, on_done)
-        return job, self._queue_batches(scene, tiles, job)
+        return job, self._queue_batches(scene, tiles, job, consume)
 
-    def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob) -> Iterator[None]:
+    def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob,
+                       consume: bool) -> Iterator[int]:
+        row_starts = sorted({t.y for t in tiles})
         for start in range(0, len(tiles), self.batch):
             batch_tiles = tiles[start:start + self.batch]
             batch = tiling.cut(scene, batch_tiles, self.tile)
@@ -206,7 +211,11 @@ class Engine:
             # The request reads the cut tiles in place (no second copy into its own tensor: ~2 ms of a core per
             # 2048² scene); the userdata keeps them alive until the request completes.
             self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
-            yield
+            following = start + self.batch
+            needed_from = tiles[following].y if following < len(tiles) else scene.shape[1]
+            if consume:
+                memory.forget_rows(scene, needed_from)   # rows above the next tile are in queued copies
+            yield len(row_starts) - bisect.bisect_left(row_starts, needed_from)
 
     def run_scene(self, scene: NDArray[np.uint8]) -> SceneJob:
         """Infer one `[6, H, W]` u8 scene and return once every request is idle (blocking callers).

@@ -46,6 +46,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 
+from onboard import memory
 from onboard.manifest import sha256
 from satedge.errors import UserError
 from satedge.vocabulary import unix_seconds
@@ -254,7 +255,7 @@ class Reader:
                 if ds.dtypes[0] != "uint8":
                     self._refuse_pixels(ds.read())
                 overlap: Overlap = self.reference.overlap(crs, bounds) if self.reference is not None else "outside"
-                pixels = np.empty((2 * BANDS, ds.height, ds.width), dtype=np.uint8)
+                pixels = memory.scene_buffer((2 * BANDS, ds.height, ds.width))   # the engine gives rows back
                 ds.read(out=pixels[BANDS:])
         except RasterioError as exc:
             raise BadScene(f"not a readable GeoTIFF (truncated or corrupt): {str(exc).splitlines()[0]}") from None

@@ -4,8 +4,10 @@
     (decode, validate, quarantine)         (cut tiles, start_async)   (copy the head's   (buildings, spool, retire)
                                                                        outputs)
 
-The reader decodes the next scene while the current one is inferred; the
-infer thread only cuts tiles and queues them (it blocks only when every infer
+The reader decodes the next scene while the last tile rows of the current
+one are inferred (the rows already queued are given back as it goes, so
+two whole scenes are never held); the infer thread only cuts tiles and
+queues them (it blocks only when every infer
 request is busy, which is the point); the post thread turns finished scenes
 into summaries. At most MAX_SCENES_IN_FLIGHT scenes are between the infer
 thread and the spool, so memory is bounded even if post-processing falls
@@ -49,6 +51,10 @@ POLL_S = 0.1  # how often blocked threads look at the stop flag
 # Scenes started but not yet spooled: one post-processed while the next is inferred, and one spare so the
 # engine never waits for post-processing. Each holds only its result maps (3 bytes a pixel) by then.
 MAX_SCENES_IN_FLIGHT = 3
+# The reader may decode the next scene once this many tile rows of the one in hand are left to queue: the
+# rows queued so far are already given back (`memory.forget_rows`), and what is left (18 tiles of a 2048²
+# scene, plus the requests in flight: ~50-75 ms of INT8 inference here) still covers a decode (8-37 ms).
+ROOM_LEAD_ROWS = 2
 
 
 class Swap:
@@ -211,16 +217,23 @@ class Pipeline:
             except queue.Empty:
                 self._slots.release()
                 continue
-            self._release_room()
             self._add_in_flight(1)
             pixels, scene.pixels = scene.pixels, None    # queued tiles are copies: free the scene as it goes
             assert pixels is not None                    # the reader fills them; only this thread drops them
-            _, batches = self.engine.feed_scene(pixels, on_done=functools.partial(self._inferred, scene))
+            _, batches = self.engine.feed_scene(pixels, on_done=functools.partial(self._inferred, scene),
+                                                consume=True)
             del pixels
-            for _ in batches:
+            room_held = True                             # the reader decodes the next scene near this one's end
+            for rows_left in batches:
+                if room_held and rows_left <= ROOM_LEAD_ROWS:
+                    self._release_room()
+                    room_held = False
                 if self._swap is not None:               # a peek; `_maybe_swap` takes the request under the lock
-                    self._maybe_swap(unfinished=batches)
+                    self._maybe_swap(unfinished=batches, room_held=room_held)
+                    room_held = False
                     break
+            if room_held:                                # a scene without tiles; never in practice
+                self._release_room()
         self.engine.drain()
         self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
         for retiring in self._retiring:  # their scenes reach `finished` before the end marker
@@ -233,15 +246,15 @@ class Pipeline:
         self.finished.put(None)
 
     def _release_room(self) -> None:
-        """A scene taken from the queue lets the reader decode the next, unless a swapped-out engine still
-        queues its last scene: then that scene's pixels are the spare, and the room waits for them to go."""
+        """A scene near its end lets the reader decode the next, unless a swapped-out engine still queues its
+        last scene: then that scene's pixels are the spare, and the room waits for them to go."""
         with self._feed_lock:
             if self._old_feeding:
                 self._rooms_owed += 1
                 return
         self._room.release()
 
-    def _retire(self, engine: Engine, unfinished: Iterator[None] | None) -> None:
+    def _retire(self, engine: Engine, unfinished: Iterator[int] | None) -> None:
         """Queue the rest of a swapped-out engine's scene, give back the room it held, wait for its last
         request; the engine is dropped when this thread ends."""
         for _ in unfinished or ():
@@ -262,9 +275,10 @@ class Pipeline:
         with self._in_flight_lock:
             self.in_flight += n
 
-    def _maybe_swap(self, unfinished: Iterator[None] | None = None) -> None:
+    def _maybe_swap(self, unfinished: Iterator[int] | None = None, room_held: bool = False) -> None:
         """Serve the requested engine from now on; the old one finishes `unfinished` (its scene in hand) and
-        whatever it has queued on a retire thread, which drops it (never on one of OpenVINO's threads)."""
+        whatever it has queued on a retire thread, which drops it (never on one of OpenVINO's threads). The
+        room its scene still held goes to the reader at once: the new engine needs a scene now."""
         with self._swap_lock:
             request, self._swap = self._swap, None
         if request is None:
@@ -273,6 +287,8 @@ class Pipeline:
         if unfinished is not None:
             with self._feed_lock:
                 self._old_feeding += 1
+        if room_held:
+            self._room.release()
         retire = threading.Thread(target=self._watched, args=(functools.partial(self._retire, old, unfinished),),
                                   name="onboard-retire", daemon=True)
         del old                          # the retire thread holds the old engine until its last request is done

@@ -12,7 +12,7 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from onboard import tiling
+from onboard import memory, tiling
 from onboard.engine import Completion, Engine, compile_config
 from onboard.manifest import Manifest
 from satedge.errors import UserError
@@ -82,6 +82,24 @@ def test_scenes_overlap_in_the_queue(model_dir, tmp_path):
         for name in ("classes", "confidence"):
             np.testing.assert_array_equal(job.stitcher[name], alone[name])
     assert engine.tiles_done == 2 * sum(job.tiles for job in jobs)
+
+
+def test_a_consumed_scene_gives_its_rows_back_as_they_are_queued(model_dir, tmp_path):
+    """The daemon's feed: the same maps as a scene fed whole, the tile rows left counted down to 0, and the
+    scene buffer's queued rows given back (they read as zeros) before the scene is done."""
+    engine = Engine(Manifest.load(model_dir), "fp32", cache_dir=tmp_path / "cache")
+    pre, post = scene(4, 704, 640)                 # planes of whole pages: every byte can be given back
+    buffer = memory.scene_buffer((6, 704, 640))
+    buffer[:] = tiling.stack(pre, post)
+    job, batches = engine.feed_scene(buffer, consume=True)
+    rows_left = list(batches)
+    engine.drain()
+    rows = len(tiling.positions(704, engine.tile, engine.overlap))
+    assert rows_left == sorted(rows_left, reverse=True) and rows_left[0] == rows and rows_left[-1] == 0
+    assert not buffer.any(), "the queued rows were not given back"
+    alone = engine.predict_scene(pre, post)
+    for name in ("classes", "confidence"):
+        np.testing.assert_array_equal(job.stitcher[name], alone[name])
 
 
 def test_int8_resolves_to_the_manifests_default(model_dir, tmp_path):

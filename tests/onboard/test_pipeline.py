@@ -21,7 +21,7 @@ from onboard import ingest
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine
 from onboard.manifest import Manifest, sha256
-from onboard.pipeline import MAX_SCENES_IN_FLIGHT, Pipeline
+from onboard.pipeline import MAX_SCENES_IN_FLIGHT, ROOM_LEAD_ROWS, Pipeline
 from onboard.spool import Spool, Spooled
 from onboard.telemetry import Telemetry
 from satedge.clock import SimClock
@@ -338,6 +338,30 @@ def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tin
     del fp16, slow_batches
     gc.collect()
     assert old_engine() is None, "the swapped-out engine is still alive"
+
+
+def test_the_reader_decodes_the_next_scene_only_near_the_end_of_the_one_in_hand(rigs, tiny, tmp_path, geo):
+    """Two whole scenes are never held: the next is decoded once ROOM_LEAD_ROWS tile rows of the one in hand
+    are left to queue (the rows before them are given back), and still before that scene is done."""
+    fp16 = engine(tiny, "fp16", tmp_path)
+    seen: list[tuple[int, int]] = []        # (tile rows left to queue, scenes decoded) at each batch
+
+    def slow_batches(*args, inner=fp16._queue_batches):
+        for rows_left in inner(*args):
+            seen.append((rows_left, rig.telemetry.values["scenes_in"]))
+            time.sleep(0.05)
+            yield rows_left
+
+    fp16._queue_batches = slow_batches   # type: ignore[method-assign]
+    rig = rigs(tmp_path, fp16, geo.reference)
+    scene(rig.inbox, "big", height=512, width=512, seed=1)           # 9 tile rows
+    scene(rig.inbox, "next", col=300, row=300, seed=2)
+    rig.pipeline.start()
+    wait_for(lambda: rig.out() == 2, 30, "both scenes")
+    rig.pipeline.stop()
+    big = seen[:tiles(512, 512)]
+    assert all(decoded == 1 for rows_left, decoded in big if rows_left > ROOM_LEAD_ROWS), big
+    assert any(decoded == 2 for _, decoded in big), "the next scene was not decoded before the big one was queued"
 
 
 def test_scenes_are_known_by_content_not_by_file_name(rigs, tiny, tmp_path, geo):
