@@ -293,6 +293,9 @@ def test_the_running_daemon_frees_the_engine_a_swap_replaced(tmp_path, geo, mode
 
     def operator() -> None:
         try:
+            started = time.monotonic() + 30         # a loaded machine may take a while to start the pipeline
+            while not daemon.pipeline._infer_thread.is_alive() and time.monotonic() < started:
+                time.sleep(0.05)
             outcome.append(daemon.commander.set_precision({"precision": "fp32"})[0])
             deadline = time.monotonic() + 10       # the retire thread drops it once its requests are done
             while first() is not None and time.monotonic() < deadline:
