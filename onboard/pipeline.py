@@ -48,6 +48,9 @@ from satedge.protocol import COVERAGE_KEY, priority
 log = logging.getLogger("satedge.onboard.pipeline")
 
 POLL_S = 0.1  # how often blocked threads look at the stop flag
+# how often the infer thread, waiting for a scene or a slot, looks for a precision swap: the reader decodes the
+# next scene only near the end of the one in hand, so a swap often arrives while the infer thread waits
+SWAP_POLL_S = 0.01
 # Scenes started but not yet spooled: one post-processed while the next is inferred, and one spare so the
 # engine never waits for post-processing. Each holds only its result maps (3 bytes a pixel) by then.
 MAX_SCENES_IN_FLIGHT = 3
@@ -210,10 +213,10 @@ class Pipeline:
     def _infer_loop(self) -> None:
         while not self.stopping.is_set():
             self._maybe_swap()
-            if not self._slots.acquire(timeout=POLL_S):
+            if not self._slots.acquire(timeout=SWAP_POLL_S):
                 continue
             try:
-                scene = self.scenes.get(timeout=POLL_S)
+                scene = self.scenes.get(timeout=SWAP_POLL_S)
             except queue.Empty:
                 self._slots.release()
                 continue
