@@ -203,6 +203,7 @@ class Engine:
     def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob,
                        consume: bool) -> Iterator[int]:
         row_starts = sorted({t.y for t in tiles})
+        forgotten = 0
         for start in range(0, len(tiles), self.batch):
             batch_tiles = tiles[start:start + self.batch]
             batch = tiling.cut(scene, batch_tiles, self.tile)
@@ -213,8 +214,9 @@ class Engine:
             self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
             following = start + self.batch
             needed_from = tiles[following].y if following < len(tiles) else scene.shape[1]
-            if consume:
-                memory.forget_rows(scene, needed_from)   # rows above the next tile are in queued copies
+            if consume and needed_from > forgotten:    # rows above the next tile are in queued copies
+                memory.forget_rows(scene, needed_from)
+                forgotten = needed_from
             yield len(row_starts) - bisect.bisect_left(row_starts, needed_from)
 
     def run_scene(self, scene: NDArray[np.uint8]) -> SceneJob:

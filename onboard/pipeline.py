@@ -233,10 +233,7 @@ class Pipeline:
                     room_held = False
                 if self._swap is not None:               # a peek; `_maybe_swap` takes the request under the lock
                     self._maybe_swap(unfinished=batches, room_held=room_held)
-                    room_held = False
                     break
-            if room_held:                                # a scene without tiles; never in practice
-                self._release_room()
         self.engine.drain()
         self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
         for retiring in self._retiring:  # their scenes reach `finished` before the end marker
