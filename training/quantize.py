@@ -83,13 +83,36 @@ def quantize_nncf(manifest: Manifest, calibration: np.ndarray, args: argparse.Na
     return xml
 
 
+def fold_batch_norms(model):
+    """A copy of an eval-mode `model` with every convolution's BatchNorm folded into it, each pair once.
+
+    PT2E folds BatchNorm by graph node: a convolution called twice (the siamese encoder sees pre and
+    post) is folded twice, and torchao's second fold of a bias-free convolution writes a zero bias over
+    the first, so the shared encoder loses every BatchNorm shift (the reference model's INT8 lost the
+    building class). torch.fx's `fuse` folds a twice-called module twice as well; folding modules does not.
+    """
+    import copy
+
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = copy.deepcopy(model).eval()
+    for sequence in folded.modules():
+        if isinstance(sequence, nn.Sequential):
+            for i in range(len(sequence) - 1):
+                if isinstance(sequence[i], nn.Conv2d) and isinstance(sequence[i + 1], nn.BatchNorm2d):
+                    sequence[i] = fuse_conv_bn_eval(sequence[i], sequence[i + 1])
+                    sequence[i + 1] = nn.Identity()
+    return folded
+
+
 def inc_quantized_torch(model, calibration: np.ndarray, batch: int):
     """The INC PT2E static-INT8 model (an FX graph with quantize/dequantize nodes), logits out."""
     import torch
     from neural_compressor.torch.export import export
     from neural_compressor.torch.quantization import INT8StaticQuantConfig, convert, prepare
 
-    model = model.eval()
+    model = fold_batch_norms(model)
     example = torch.from_numpy(calibration[:batch]).float()
     with torch.no_grad():
         prepared = prepare(export(model, (example,)), INT8StaticQuantConfig())
