@@ -70,8 +70,11 @@ def test_ctrl_c_stops_every_process_and_still_reports(tmp_path):
     scenario = tmp_path / "scenario.toml"          # small scenes: this run is interrupted after the first one
     scenario.write_text(SCENARIO.format(disaster="hurricane").replace("scene_size = 2048", "scene_size = 512"))
     out = tmp_path / "run"
+    # as from a terminal: a test run started in the background (`make test &`) hands its children SIGINT
+    # ignored, and Python keeps an ignored SIGINT ignored, so Ctrl-C is given back its default here
     proc = subprocess.Popen([sys.executable, "-m", "satedge.cli", "sim", "--config", str(scenario),
-                             "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         # every process is up and the satellite is at work: its first scene is summarised
