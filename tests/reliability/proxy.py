@@ -3,7 +3,10 @@
 Satellites connect to the proxy's ROUTER; for each routing id it opens a DEALER to the ground (which
 binds that connection to the satellite by its `hello`, as it does a direct one). Each frame, in either
 direction, is (seeded) duplicated with probability `dup` and held back to go out after the next
-frame of that direction with probability `reorder`. It counts what it did.
+frame of that direction with probability `reorder`. Each direction draws from its own seeded generator, so
+the k-th frame of a direction meets the same fate whatever the other direction did meanwhile (one shared
+generator made the faults depend on how the two streams interleaved: a run saw 13 uplink frames and no
+reordering). It counts what it did.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ class FaultProxy:
     def __init__(self, ground_address: str, *, dup: float, reorder: float, seed: int):
         self.ground_address = ground_address
         self.dup, self.reorder = dup, reorder
-        self.rng = random.Random(seed)
+        self.rngs = {direction: random.Random(f"{seed}-{direction}") for direction in ("up", "down")}
         self.ctx = zmq.Context()
         self.front = self.ctx.socket(zmq.ROUTER)
         self.front.setsockopt(zmq.LINGER, 0)
@@ -53,13 +56,13 @@ class FaultProxy:
     def _forward(self, direction: str, sat: bytes, frame: bytes, send) -> None:
         """Send `frame` (maybe twice), or hold it until the next frame of this direction and satellite."""
         self.counts[f"{direction}_frames"] += 1
-        key = (direction, sat)
-        if key not in self.held and self.rng.random() < self.reorder:
+        key, rng = (direction, sat), self.rngs[direction]
+        if key not in self.held and rng.random() < self.reorder:
             self.held[key] = frame
             self.counts[f"{direction}_reordered"] += 1
             return
         send(frame)
-        if self.rng.random() < self.dup:
+        if rng.random() < self.dup:
             send(frame)
             self.counts[f"{direction}_duplicated"] += 1
         if key in self.held:
