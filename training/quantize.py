@@ -84,7 +84,7 @@ def quantize_nncf(manifest: Manifest, calibration: np.ndarray, args: argparse.Na
 
 
 def fold_batch_norms(model):
-    """A copy of an eval-mode `model` with every convolution's BatchNorm folded into it, each pair once.
+    """A copy of an eval-mode `model` with each Conv2d → BatchNorm2d pair of its Sequentials folded, once.
 
     PT2E folds BatchNorm by graph node: a convolution called twice (the siamese encoder sees pre and
     post) is folded twice, and torchao's second fold of a bias-free convolution writes a zero bias over
