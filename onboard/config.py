@@ -42,8 +42,8 @@ class IngestSection(Section):
     processed: Path | None = Field(default=None, description="move processed scenes here; default: delete them")
     poll_s: float = Field(default=0.2, gt=0, description="wall seconds between inbox scans")
     prefetch: int = Field(default=1, ge=1, le=16,
-                          description="decoded scenes waiting for inference (decoding is ~10x faster than "
-                                      "inference: one is enough, more is memory)")
+                          description="opened scenes waiting for inference (their pixels are read as their "
+                                      "tiles are queued: one is enough)")
     max_side: int = Field(default=20000, ge=64, description="refuse scenes wider or taller (pixels)")
     max_pixels: int = Field(default=100_000_000, ge=4096, description="refuse scenes with more pixels")
 

@@ -9,8 +9,11 @@ optimal: each stream always has the next tile waiting, so
 a Python thread busy elsewhere never leaves a core idle. A scene's tiles
 are queued without waiting: `start_scene` returns as soon as the last tile
 is queued, and the completion callback only copies the head's small
-outputs into the scene's maps, so the caller can already decode and queue
-the next scene while this one is still being inferred.
+outputs into the scene's maps, so the caller can already queue the next
+scene while this one is still being inferred. A scene's pixels are read
+one band of tile rows at a time as its tiles are queued (`tiling.Rows`),
+and a scene whose file fails part way is given up with the reason
+(`SceneJob.failed`) once the tiles already queued are done.
 
 Normalisation is inside the IR (u8 in): the satellite cannot feed the model
 differently from training.
@@ -30,7 +33,7 @@ import numpy as np
 import openvino as ov
 from numpy.typing import NDArray
 
-from onboard import memory, tiling
+from onboard import tiling
 from onboard.heads import HEADS
 from onboard.manifest import Manifest
 from satedge.errors import UserError
@@ -92,6 +95,7 @@ class SceneJob:
     on_done: Callable[[SceneJob], None] | None = None
     finished: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
+    failed: str | None = None    # why the scene's pixels could not all be read: its maps are incomplete
 
 
 class Completion:
@@ -123,12 +127,40 @@ class Completion:
             job.stitcher.put(t, {name: out[k] for name, out in zip(self.layers, outputs)})
         with self.lock:
             self.tiles_done += len(batch_tiles)
-            job.remaining -= len(batch_tiles)
+        self.settle(job, len(batch_tiles))
+
+    def settle(self, job: SceneJob, tiles: int, failed: str | None = None) -> None:
+        """`tiles` of the job are accounted for (inferred, or never to be: `failed` says why); the last one
+        finishes it."""
+        with self.lock:
+            if failed is not None:
+                job.failed = failed
+            job.remaining -= tiles
             last = job.remaining == 0
         if last:
             job.finished.set()
             if job.on_done is not None:
                 job.on_done(job)
+
+
+class _Padded:
+    """The rows of a scene smaller than a tile, read whole on first use and padded to a tile (`tiling.pad_to`)."""
+
+    def __init__(self, rows: tiling.Rows, tile: int):
+        self.rows, self.tile = rows, tile
+        self.height, self.width = rows.height, rows.width
+        self.padded: NDArray[np.uint8] | None = None
+
+    def strip(self, y: int, rows: int) -> NDArray[np.uint8]:
+        return self.whole()[:, y:y + rows]
+
+    def whole(self) -> NDArray[np.uint8]:
+        if self.padded is None:
+            self.padded = tiling.pad_to(self.rows.whole(), self.tile)
+        return self.padded
+
+    def close(self) -> None:
+        self.rows.close()
 
 
 class Engine:
@@ -174,7 +206,8 @@ class Engine:
         """The model's name from its manifest: summaries and `hello` carry it."""
         return self.manifest.name
 
-    def start_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None) -> SceneJob:
+    def start_scene(self, scene: NDArray[np.uint8] | tiling.Rows,
+                    on_done: Callable[[SceneJob], None] | None = None) -> SceneJob:
         """Queue every tile of one `[6, H, W]` u8 scene and return without waiting.
 
         Blocks only while all infer requests are busy (the queue's back-pressure).
@@ -185,39 +218,46 @@ class Engine:
             pass
         return job
 
-    def feed_scene(self, scene: NDArray[np.uint8], on_done: Callable[[SceneJob], None] | None = None,
-                   consume: bool = False) -> tuple[SceneJob, Iterator[int]]:
-        """The scene's job, and an iterator that queues one batch of its tiles per step and yields how many tile
-        rows still have tiles to queue: a caller can do something between two batches, such as take a precision
-        swap while a scene is half queued or decode the next scene near the end, and leave the rest of the
-        iterator to another thread. `consume`: the scene is the caller's no more, and the rows of a
-        `memory.scene_buffer` go back to the system as soon as their tiles are queued."""
-        if scene.ndim != 3 or scene.shape[0] != tiling.CHANNELS or scene.dtype != np.uint8:
-            raise ValueError(f"a scene is [6, H, W] u8, not {scene.shape} {scene.dtype}")
-        height, width = scene.shape[1:]
-        scene = tiling.pad_to(scene, self.tile)
-        tiles = tiling.grid(scene.shape[1], scene.shape[2], self.tile, self.overlap)
+    def feed_scene(self, scene: NDArray[np.uint8] | tiling.Rows,
+                   on_done: Callable[[SceneJob], None] | None = None) -> tuple[SceneJob, Iterator[int]]:
+        """The scene's job, and an iterator that reads the scene's rows and queues one batch of its tiles per
+        step, yielding how many tile rows still have tiles to queue: a caller can do something between two
+        batches, such as take a precision swap while a scene is half queued, and leave the rest of the
+        iterator to another thread. The iterator closes the rows when it ends; rows that fail to read end
+        it early, and the job then finishes `failed` once the tiles already queued are done."""
+        rows = tiling.ArrayRows(scene) if isinstance(scene, np.ndarray) else scene
+        height, width = rows.height, rows.width
+        if height < self.tile or width < self.tile:
+            rows = _Padded(rows, self.tile)
+        tiles = tiling.grid(max(height, self.tile), max(width, self.tile), self.tile, self.overlap)
         job = SceneJob(tiling.Stitcher(height, width, self.layers), len(tiles), len(tiles), self.precision, on_done)
-        return job, self._queue_batches(scene, tiles, job, consume)
+        return job, self._queue_batches(rows, tiles, job)
 
-    def _queue_batches(self, scene: NDArray[np.uint8], tiles: list[tiling.Tile], job: SceneJob,
-                       consume: bool) -> Iterator[int]:
+    def _queue_batches(self, rows: tiling.Rows, tiles: list[tiling.Tile], job: SceneJob) -> Iterator[int]:
         row_starts = sorted({t.y for t in tiles})
-        forgotten = 0
-        for start in range(0, len(tiles), self.batch):
-            batch_tiles = tiles[start:start + self.batch]
-            batch = tiling.cut(scene, batch_tiles, self.tile)
-            if len(batch) < self.batch:  # a static batch: pad the last one, ignore the padding
-                batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch - len(batch), 0)])
-            # The request reads the cut tiles in place (no second copy into its own tensor: ~2 ms of a core per
-            # 2048² scene); the userdata keeps them alive until the request completes.
-            self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
-            following = start + self.batch
-            needed_from = tiles[following].y if following < len(tiles) else scene.shape[1]
-            if consume and needed_from > forgotten:    # rows above the next tile are in queued copies
-                memory.forget_rows(scene, needed_from)
-                forgotten = needed_from
-            yield len(row_starts) - bisect.bisect_left(row_starts, needed_from)
+        queued = 0
+        try:
+            strip_y, strip = -1, None
+            for start in range(0, len(tiles), self.batch):
+                batch_tiles = tiles[start:start + self.batch]
+                # a batch of its own for each request: it reads it in place until it completes (the userdata
+                # keeps it alive), so the next strip can be read meanwhile
+                batch = np.empty((self.batch, tiling.CHANNELS, self.tile, self.tile), dtype=np.uint8)
+                for k, t in enumerate(batch_tiles):
+                    if t.y != strip_y:
+                        strip, strip_y = rows.strip(t.y, self.tile), t.y
+                    assert strip is not None
+                    batch[k] = strip[:, :, t.x:t.x + self.tile]
+                batch[len(batch_tiles):] = batch[len(batch_tiles) - 1]   # a static batch: padding, ignored
+                self.queue.start_async({0: batch}, (job, batch_tiles, batch), share_inputs=True)
+                queued += len(batch_tiles)
+                following = start + self.batch
+                needed_from = tiles[following].y if following < len(tiles) else row_starts[-1] + 1
+                yield len(row_starts) - bisect.bisect_left(row_starts, needed_from)
+        except tiling.UnreadableRows as exc:
+            self._completion.settle(job, len(tiles) - queued, failed=str(exc))
+        finally:
+            rows.close()
 
     def run_scene(self, scene: NDArray[np.uint8]) -> SceneJob:
         """Infer one `[6, H, W]` u8 scene and return once every request is idle (blocking callers).

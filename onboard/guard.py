@@ -23,14 +23,16 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from satedge.errors import UserError
+from satedge.vocabulary import CONFIDENCE_STEPS
 
 GUARD_FILE = "guard.json"
 STRIDE = 4            # statistics on every 4th pixel of every 4th row: 1/16 of the scene is plenty
 UNSURE = 0.6          # a pixel whose winning probability is below this is "unsure"
+UNSURE_STEPS = round(UNSURE * CONFIDENCE_STEPS)
 
 
-def statistics(classes: NDArray[np.uint8], confidence: NDArray[Any]) -> dict[str, float]:
-    """The scene's statistics, from the head's class and confidence maps.
+def statistics(classes: NDArray[np.uint8], confidence: NDArray[np.uint8]) -> dict[str, float]:
+    """The scene's statistics, from the head's class and confidence (`CONFIDENCE_STEPS`) maps.
 
     - `building`: share of pixels of any building class;
     - `unsure`: share of pixels whose winning probability is below UNSURE;
@@ -41,12 +43,12 @@ def statistics(classes: NDArray[np.uint8], confidence: NDArray[Any]) -> dict[str
     that matters most, and calibration scenes cannot say how much damage a real event may do.
     """
     cls = classes[::STRIDE, ::STRIDE]
-    conf = confidence[::STRIDE, ::STRIDE].astype(np.float32)
+    conf = confidence[::STRIDE, ::STRIDE]
     building = cls > 0
     stats = {"building": float(building.mean()) if cls.size else 0.0,
-             "unsure": float((conf < UNSURE).mean()) if cls.size else 0.0}
+             "unsure": float((conf < UNSURE_STEPS).mean()) if cls.size else 0.0}
     if building.any():
-        stats["conf"] = float(conf[building].mean())
+        stats["conf"] = float(conf[building].mean()) / CONFIDENCE_STEPS
     return stats
 
 

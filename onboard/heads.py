@@ -4,8 +4,8 @@ A head is part of the compiled graph, so OpenVINO computes it inside the
 inference streams with its own kernels instead of Python doing it after:
 
 - `decision` (the daemon): the winning class (u8) and its probability
-  (f16) per pixel, from a TopK over the classes. 3 bytes per pixel instead
-  of 20, and no argmax in Python.
+  (u8 in 1/255 steps, `CONFIDENCE_STEPS`) per pixel, from a TopK over the
+  classes. 2 bytes per pixel instead of 20, and no argmax in Python.
 - `probabilities` (`satedge evaluate`, decision offsets): the IR's output
   as it is, stored as float16 per class, since the xView2 score needs the
   best damage class even where background wins.
@@ -21,6 +21,7 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from onboard.tiling import Layer
+from satedge.vocabulary import CONFIDENCE_STEPS
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,16 @@ def _decision(model: ov.Model) -> ov.Model:
     axis = ops.constant(np.array([1], dtype=np.int64), name="head_axis")
     classes = ops.convert(ops.squeeze(best.output(1), axis, name="head_class_index"), "u8",
                           name="head_classes")                        # [N, H, W]
-    confidence = ops.convert(ops.squeeze(best.output(0), axis, name="head_probability"), "f16",
-                             name="head_confidence")
+    probability = ops.squeeze(best.output(0), axis, name="head_probability")
+    steps = ops.multiply(probability, ops.constant(np.float32(CONFIDENCE_STEPS), name="head_steps"),
+                         name="head_probability_steps")
+    confidence = ops.convert(ops.round(steps, "half_to_even", name="head_rounded"), "u8", name="head_confidence")
     return ov.Model([ops.result(classes, name="classes"), ops.result(confidence, name="confidence")],
                     model.get_parameters(), model.get_friendly_name())
 
 
 HEADS = {head.name: head for head in (
-    Head("decision", lambda classes: {"classes": Layer(0, np.uint8), "confidence": Layer(0, np.float16)},
+    Head("decision", lambda classes: {"classes": Layer(0, np.uint8), "confidence": Layer(0, np.uint8)},
          _decision),
     Head("probabilities", lambda classes: {"probs": Layer(classes, np.float16)}, _probabilities),
 )}

@@ -20,23 +20,15 @@ heap as soon as 128 KB of it is free, so building extraction's arrays were
 faulted in afresh scene after scene: the trim threshold is 64 MB (one
 2048² scene's extraction, alone: 10,275 -> 516 page faults, 46 -> 29 ms,
 peak RSS unchanged). Other C libraries have no such knobs.
-
-A decoded scene is 25 MB (2048², pre and post) and the reader decodes the
-next one while the current one is queued: `scene_buffer` puts a scene in a
-map of its own, and `forget_rows` gives back the rows whose tiles are
-queued (they are copies), so the scene in hand shrinks as it is inferred.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import math
-import mmap
+from typing import Any
 
 import cv2
-import numpy as np
-from numpy.typing import NDArray
 from rasterio.env import set_gdal_config
 
 M_MMAP_THRESHOLD = -3           # glibc's mallopt parameter numbers (malloc.h)
@@ -48,15 +40,22 @@ TRIM_THRESHOLD_BYTES = 64 << 20
 GDAL_CACHE_MB = 8
 
 
+def _glibc_function(name: str) -> Any:
+    """A function of the C library if it is glibc's, else None."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(library), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def release_large_blocks() -> bool:
     """Fix glibc's mmap and trim thresholds and its number of arenas; False where the C library is not glibc
     (nothing to do there)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     return all(mallopt(param, value) for param, value in ((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
                                                           (M_ARENA_MAX, ARENAS),
@@ -73,40 +72,12 @@ def run_as_the_daemon() -> None:
     cv2.setNumThreads(1)
 
 
-def scene_buffer(shape: tuple[int, int, int]) -> NDArray[np.uint8]:
-    """A zeroed `[C, H, W]` u8 array in an anonymous map of its own, whose rows `forget_rows` can give back."""
-    size = math.prod(shape)
-    # private: a shared anonymous map would keep forgotten pages in shared memory, only out of this process's RSS
-    region = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    return np.frombuffer(region, dtype=np.uint8, count=size).reshape(shape)
-
-
-def _own_map(planes: NDArray[np.uint8]) -> mmap.mmap | None:
-    """The map `planes` fills from its first byte (a `scene_buffer`), else None."""
-    root: object = planes
-    while isinstance(root, np.ndarray):
-        array, root = root, root.base
-    if isinstance(root, memoryview):     # np.frombuffer's view of the map
-        root = root.obj
-    if not isinstance(root, mmap.mmap) or not planes.flags.c_contiguous or planes.ctypes.data != array.ctypes.data:
-        return None
-    return root
-
-
-def forget_rows(planes: NDArray[np.uint8], rows: int) -> int:
-    """Give the first `rows` rows of every plane of a `[C, H, W]` `scene_buffer` back to the system (whole pages
-    only; they read as zeros afterwards); the bytes given back. Any other array is left alone (0)."""
-    region = _own_map(planes)
-    if region is None:
-        return 0
-    channels, height, width = planes.shape
-    rows = min(max(rows, 0), height)
-    given = 0
-    for plane in range(channels):
-        start = plane * height * width
-        first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
-        end = (start + rows * width) // mmap.PAGESIZE * mmap.PAGESIZE
-        if end > first:
-            region.madvise(mmap.MADV_DONTNEED, first, end - first)
-            given += end - first
-    return given
+def give_back() -> bool:
+    """Hand the memory the allocator holds free back to the system (glibc's `malloc_trim`); False where there
+    is no glibc. For after a precision swap: the dropped engine's buffers leave holes all through the heaps,
+    which the trim threshold never returns, and the daemon otherwise carried them for the rest of its life."""
+    trim = _glibc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim(0)
+    return True

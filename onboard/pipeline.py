@@ -1,15 +1,15 @@
 """The scene pipeline: three threads, so decoding, inference and post-processing overlap.
 
     reader ──scenes (bounded: prefetch)──► infer ──AsyncInferQueue──► callback ──done──► post
-    (decode, validate, quarantine)         (cut tiles, start_async)   (copy the head's   (buildings, spool, retire)
-                                                                       outputs)
+    (validate, open, quarantine)           (read rows, cut tiles,     (copy the head's   (buildings, spool, retire)
+                                            start_async)               outputs)
 
-The reader decodes the next scene while the last tile rows of the current
-one are inferred (the rows already queued are given back as it goes, so
-two whole scenes are never held); the infer thread only cuts tiles and
-queues them (it blocks only when every infer
-request is busy, which is the point); the post thread turns finished scenes
-into summaries. At most MAX_SCENES_IN_FLIGHT scenes are between the infer
+The reader checks and opens the next scene while the current one is
+inferred; the infer thread reads a scene one band of tile rows at a time,
+cuts its tiles and queues them (it blocks only when every infer request is
+busy, which is the point), so a scene's pixels are never held whole; the
+post thread turns finished scenes into summaries, and sends a scene whose
+file failed part way to quarantine. At most MAX_SCENES_IN_FLIGHT scenes are between the infer
 thread and the spool, so memory is bounded even if post-processing falls
 behind. A scene file stays in the inbox until its summary is committed to
 the spool, so whatever a crash or a shutdown interrupts is simply done
@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from onboard import guard, ingest, postprocess
+from onboard import guard, ingest, memory, postprocess
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine, SceneJob
 from onboard.spool import Spool, Unwritable
@@ -52,12 +52,8 @@ POLL_S = 0.1  # how often blocked threads look at the stop flag
 # next scene only near the end of the one in hand, so a swap often arrives while the infer thread waits
 SWAP_POLL_S = 0.01
 # Scenes started but not yet spooled: one post-processed while the next is inferred, and one spare so the
-# engine never waits for post-processing. Each holds only its result maps (3 bytes a pixel) by then.
+# engine never waits for post-processing. Each holds only its result maps (2 bytes a pixel) by then.
 MAX_SCENES_IN_FLIGHT = 3
-# The reader may decode the next scene once this many tile rows of the one in hand are left to queue: the
-# rows queued so far are already given back (`memory.forget_rows`), and what is left (18 tiles of a 2048²
-# scene, plus the requests in flight: ~50-75 ms of INT8 inference here) still covers a decode (8-37 ms).
-ROOM_LEAD_ROWS = 2
 
 
 class Swap:
@@ -80,8 +76,6 @@ class Pipeline:
         self.ingest_cfg, self.postprocess_cfg = ingest_cfg, postprocess_cfg
         self.min_class = min_class   # in force: the commanded one (kept in the spool), else postprocess_cfg's
         self.scenes: queue.Queue[ingest.Scene] = queue.Queue(maxsize=ingest_cfg.prefetch)
-        # a scene is decoded only once the queue has room for it: one decoded ahead of its turn is 25 MB idle
-        self._room = threading.Semaphore(ingest_cfg.prefetch)
         self.finished: queue.Queue[tuple[ingest.Scene, SceneJob] | None] = queue.Queue()
         self.claimed: set[Path] = set()        # files read or in flight: not to be read again
         self.in_flight = 0                     # scenes queued in the engine, not yet spooled
@@ -90,9 +84,6 @@ class Pipeline:
         self._swap: Swap | None = None
         self._swap_lock = threading.Lock()
         self._retiring: list[threading.Thread] = []   # engines swapped out, finishing their last scene
-        self._old_feeding = 0                 # swapped-out engines still queueing the scene they had in hand
-        self._rooms_owed = 0                  # reader room held back until they have (`_release_room`)
-        self._feed_lock = threading.Lock()
         self.stopping = threading.Event()
         self.failed = False
         self.threads = [threading.Thread(target=self._watched, args=(loop,), name=f"onboard-{name}", daemon=True)
@@ -153,47 +144,50 @@ class Pipeline:
                 self.stopping.wait(self.ingest_cfg.poll_s)
                 continue
             for path in fresh:
-                if not self._wait_for_room():
+                scene = self._open_one(path)
+                if scene is not None and not self._queue_scene(scene):
                     break
-                if not self._read_one(path):
-                    self._room.release()
 
-    def _wait_for_room(self) -> bool:
-        """Block until the queue can take one more scene; False once stopping."""
-        while not self._room.acquire(timeout=POLL_S):
-            if self.stopping.is_set():
-                return False
-        if self.stopping.is_set():
-            self._room.release()
-            return False
-        return True
+    def _queue_scene(self, scene: ingest.Scene) -> bool:
+        """Hand an opened scene to the infer thread once the queue has room; False (and the scene closed,
+        left in the inbox) once stopping."""
+        while not self.stopping.is_set():
+            try:
+                self.scenes.put(scene, timeout=POLL_S)
+                return True
+            except queue.Full:
+                continue
+        scene.rows.close()
+        self.claimed.discard(scene.path)
+        return False
 
-    def _read_one(self, path: Path) -> bool:
-        """Decode `path` and queue it for inference; False if it was not queued (skipped, refused, stopping)."""
+    def _open_one(self, path: Path) -> ingest.Scene | None:
+        """Check and open `path` (its pixels are read as it is inferred); None if it is not to be inferred
+        (skipped, refused, gone)."""
         if not os.path.lexists(path):    # retired by the post thread since the listing
-            return False
+            return None
         try:
             ingest.check_in_inbox(path, self.ingest_cfg.inbox)
-            scene = self.reader.read(path, arrived=self.clock.now())
-            if self.spool.done(scene.identity):   # spooled before a crash and not yet retired, or published twice
-                ingest.retire(path, self.ingest_cfg.processed)
-                self.telemetry.count("scenes_skipped")
-                event(log, "scene skipped: it was summarised before", logging.WARNING, file=path.name,
-                      identity=scene.identity[:80])
-                return False
+            scene = self.reader.open(path, arrived=self.clock.now())
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))
-            return False
+            return None
         except FileNotFoundError:
-            return False                 # taken away while we looked
+            return None                  # taken away while we looked
         except Exception as exc:         # whatever else one file can do must not stop the reader
             log.exception("unexpected error reading %s", path.name)
             self._quarantine(path, f"cannot be read: {type(exc).__name__}: {exc}")
-            return False
+            return None
+        if self.spool.done(scene.identity):   # spooled before a crash and not yet retired, or published twice
+            scene.rows.close()
+            ingest.retire(path, self.ingest_cfg.processed)
+            self.telemetry.count("scenes_skipped")
+            event(log, "scene skipped: it was summarised before", logging.WARNING, file=path.name,
+                  identity=scene.identity[:80])
+            return None
         self.claimed.add(path)
         self.telemetry.count("scenes_in")
-        self.scenes.put(scene)           # never blocks: the room was taken before decoding
-        return True
+        return scene
 
     def _quarantine(self, path: Path, reason: str) -> None:
         try:
@@ -221,52 +215,34 @@ class Pipeline:
                 self._slots.release()
                 continue
             self._add_in_flight(1)
-            pixels, scene.pixels = scene.pixels, None    # queued tiles are copies: free the scene as it goes
-            assert pixels is not None                    # the reader fills them; only this thread drops them
-            _, batches = self.engine.feed_scene(pixels, on_done=functools.partial(self._inferred, scene),
-                                                consume=True)
-            del pixels
-            room_held = True                             # the reader decodes the next scene near this one's end
-            for rows_left in batches:
-                if room_held and rows_left <= ROOM_LEAD_ROWS:
-                    self._release_room()
-                    room_held = False
+            _, batches = self.engine.feed_scene(scene.rows, on_done=functools.partial(self._inferred, scene))
+            for _ in batches:
                 if self._swap is not None:               # a peek; `_maybe_swap` takes the request under the lock
-                    self._maybe_swap(unfinished=batches, room_held=room_held)
+                    self._maybe_swap(unfinished=batches)
                     break
         self.engine.drain()
         self._maybe_swap()               # a command waiting on a swap is answered, not left hanging
         for retiring in self._retiring:  # their scenes reach `finished` before the end marker
             retiring.join()
-        while True:                      # decoded but never started: they stay in the inbox
+        while True:                      # opened but never started: they stay in the inbox
             try:
-                self.claimed.discard(self.scenes.get_nowait().path)
+                scene = self.scenes.get_nowait()
             except queue.Empty:
                 break
+            scene.rows.close()
+            self.claimed.discard(scene.path)
         self.finished.put(None)
 
-    def _release_room(self) -> None:
-        """A scene near its end lets the reader decode the next, unless a swapped-out engine still queues its
-        last scene: then that scene's pixels are the spare, and the room waits for them to go."""
-        with self._feed_lock:
-            if self._old_feeding:
-                self._rooms_owed += 1
-                return
-        self._room.release()
-
-    def _retire(self, engine: Engine, unfinished: Iterator[int] | None) -> None:
-        """Queue the rest of a swapped-out engine's scene, give back the room it held, wait for its last
-        request; the engine is dropped when this thread ends."""
+    @staticmethod
+    def _retire(engines: list[Engine], unfinished: Iterator[int] | None) -> None:
+        """Queue the rest of a swapped-out engine's scene, wait for its last request, drop the engine (the only
+        reference left is in `engines`) and give its memory back to the system."""
         for _ in unfinished or ():
             pass
-        if unfinished is not None:
-            with self._feed_lock:
-                self._old_feeding -= 1
-                owed = 0 if self._old_feeding else self._rooms_owed
-                self._rooms_owed -= owed
-            for _ in range(owed):
-                self._room.release()
+        engine = engines.pop()
         engine.drain()
+        del engine
+        memory.give_back()
 
     def _inferred(self, scene: ingest.Scene, job: SceneJob) -> None:
         self.finished.put((scene, job))
@@ -275,21 +251,16 @@ class Pipeline:
         with self._in_flight_lock:
             self.in_flight += n
 
-    def _maybe_swap(self, unfinished: Iterator[int] | None = None, room_held: bool = False) -> None:
-        """Serve the requested engine from now on; the old one finishes `unfinished` (its scene in hand) and
-        whatever it has queued on a retire thread, which drops it (never on one of OpenVINO's threads). The
-        room its scene still held goes to the reader at once: the new engine needs a scene now."""
+    def _maybe_swap(self, unfinished: Iterator[int] | None = None) -> None:
+        """Serve the requested engine from now on; the old one finishes `unfinished` (its scene in hand, whose
+        rows it reads on) and whatever it has queued on a retire thread, which drops it (never on one of
+        OpenVINO's threads)."""
         with self._swap_lock:
             request, self._swap = self._swap, None
         if request is None:
             return
         old, self.engine = self.engine, request.engine
-        if unfinished is not None:
-            with self._feed_lock:
-                self._old_feeding += 1
-        if room_held:
-            self._room.release()
-        retire = threading.Thread(target=self._watched, args=(functools.partial(self._retire, old, unfinished),),
+        retire = threading.Thread(target=self._watched, args=(functools.partial(self._retire, [old], unfinished),),
                                   name="onboard-retire", daemon=True)
         del old                          # the retire thread holds the old engine until its last request is done
         retire.start()
@@ -324,10 +295,13 @@ class Pipeline:
             finally:
                 self._add_in_flight(-1)
                 self.claimed.discard(scene.path)
-                del item, scene, job     # its maps (12.6 MB for 2048²) go now, not when the next scene comes
+                del item, scene, job     # its maps (8.4 MB for 2048²) go now, not when the next scene comes
                 self._slots.release()
 
     def _summarise(self, scene: ingest.Scene, job: SceneJob) -> None:
+        if job.failed is not None:       # its file failed part way: the maps are incomplete, no summary
+            self._quarantine(scene.path, job.failed)
+            return
         cfg = self.postprocess_cfg
         found = postprocess.buildings(job.stitcher["classes"], job.stitcher["confidence"], scene.crs,
                                       scene.transform, cfg.split_m, cfg.min_area_m2, scene.coverage)

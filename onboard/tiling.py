@@ -1,19 +1,23 @@
 """Cutting a scene into model-sized tiles and stitching their outputs back.
 
 One implementation serves the daemon, `satedge evaluate` on a checkpoint and
-on an IR, so all three see the same pixels. A scene is one `[6, H, W]` u8
-array in the model's own channel order (pre RGB, then post RGB), so a tile
-is a plain slice: rasterio decodes straight into it and nothing is ever
-transposed. Tiles overlap by `overlap` pixels; each output pixel is taken
-from the tile whose centre is nearest (the middle of every overlap is the
-cut), so tile borders, where a convolution sees padding, are never used
-where a better tile exists.
+on an IR, so all three see the same pixels. A scene is `[6, H, W]` u8 in the
+model's own channel order (pre RGB, then post RGB), so a tile is a plain
+slice: rasterio decodes straight into it and nothing is ever transposed.
+The engine asks a scene for one band of rows at a time (`Rows.strip`, one
+tile high): a whole array in memory (`ArrayRows`), or the daemon's scene
+files, read band by band as the tiles are queued (`onboard.ingest`), so a
+scene being inferred holds one band of its pixels, not all of them.
+Tiles overlap by `overlap` pixels; each output pixel is taken from the tile
+whose centre is nearest (the middle of every overlap is the cut), so tile
+borders, where a convolution sees padding, are never used where a better
+tile exists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -80,6 +84,50 @@ def pad_to(scene: NDArray[np.uint8], tile: int) -> NDArray[np.uint8]:
 def cut(scene: NDArray[np.uint8], tiles: list[Tile], tile: int) -> NDArray[np.uint8]:
     """`[N, 6, tile, tile]` u8 model input: the tiles of a padded `[6, H, W]` scene (slices, no transpose)."""
     return np.stack([scene[:, t.y:t.y + tile, t.x:t.x + tile] for t in tiles])
+
+
+class UnreadableRows(Exception):
+    """A scene's pixels could not be read part way through (a truncated or corrupt file); the message says why."""
+
+
+class Rows(Protocol):
+    """A scene's `[6, H, W]` u8 pixels as the engine reads them: one band of rows at a time, top to bottom."""
+
+    height: int     # the scene's own size; one smaller than a tile is padded to a tile (`pad_to`)
+    width: int
+
+    def strip(self, y: int, rows: int) -> NDArray[np.uint8]:
+        """`[6, rows, W]` from row `y` (valid until the next call); raises `UnreadableRows`."""
+        ...
+
+    def whole(self) -> NDArray[np.uint8]:
+        """All of `[6, H, W]` at once; raises `UnreadableRows`."""
+        ...
+
+    def close(self) -> None:
+        """Let go of whatever the rows are read from (every row read, or the scene given up)."""
+        ...
+
+
+class ArrayRows:
+    """`Rows` of a scene already in memory: strips are slices of it."""
+
+    def __init__(self, scene: NDArray[np.uint8]):
+        if scene.ndim != 3 or scene.shape[0] != CHANNELS or scene.dtype != np.uint8:
+            raise ValueError(f"a scene is [6, H, W] u8, not {scene.shape} {scene.dtype}")
+        self.scene = scene
+        self.height, self.width = scene.shape[1:]
+
+    def strip(self, y: int, rows: int) -> NDArray[np.uint8]:
+        """A view of rows y..y+rows."""
+        return self.scene[:, y:y + rows]
+
+    def whole(self) -> NDArray[np.uint8]:
+        """The scene itself."""
+        return self.scene
+
+    def close(self) -> None:
+        """Nothing to let go of."""
 
 
 @dataclass(frozen=True)

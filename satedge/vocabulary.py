@@ -25,6 +25,11 @@ def basis(post_only: bool) -> str:
     return POST_ONLY if post_only else PRE_POST
 
 
+# A pixel's winning probability as the onboard head hands it over (`onboard.heads`): u8 in 1/255 steps, a
+# third of float16's memory per scene map, finer than the whole percent a summary carries.
+CONFIDENCE_STEPS = 255
+
+
 # Precisions a model zoo entry can hold, and the names a command or configuration may use
 # (`int8` means the manifest's default INT8).
 IR_PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "int8-nncf", "int8-inc")

@@ -27,12 +27,13 @@ ACQUIRED = 1_800_000_000.0
 
 
 def write_tiff(path: Path, pixels: np.ndarray, *, west: float, north: float, res: float = RES,
-               crs: str | None = CRS, tags: dict | None = None, georef: bool = True) -> Path:
-    """A GeoTIFF from `pixels` (bands, H, W), published atomically (written aside, then renamed)."""
+               crs: str | None = CRS, tags: dict | None = None, georef: bool = True, **options) -> Path:
+    """A GeoTIFF from `pixels` (bands, H, W), published atomically (written aside, then renamed); `options`:
+    GDAL creation options (compress=, blockysize=, ...)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.part")
     profile = dict(driver="GTiff", width=pixels.shape[2], height=pixels.shape[1], count=pixels.shape[0],
-                   dtype=pixels.dtype)
+                   dtype=pixels.dtype, **options)
     if georef:
         profile.update(crs=crs, transform=from_origin(west, north, res, res))
     with rasterio.open(tmp, "w", **profile) as ds:

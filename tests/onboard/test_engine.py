@@ -12,10 +12,11 @@ import numpy as np
 import openvino as ov
 import pytest
 
-from onboard import memory, tiling
+from onboard import tiling
 from onboard.engine import Completion, Engine, compile_config
 from onboard.manifest import Manifest
 from satedge.errors import UserError
+from satedge.vocabulary import CONFIDENCE_STEPS
 from tests.conftest import REPO
 
 
@@ -58,10 +59,11 @@ def test_decision_head_is_the_argmax_and_its_probability(model_dir, tmp_path):
     engine = Engine(manifest, "fp32", cache_dir=tmp_path / "cache")
     pre, post = scene(3, 150, 170)
     maps = engine.predict_scene(pre, post)
-    assert maps["classes"].dtype == np.uint8 and maps["confidence"].dtype == np.float16
+    assert maps["classes"].dtype == np.uint8 and maps["confidence"].dtype == np.uint8
     reference = reference_probs(manifest, "fp32", pre, post)
     np.testing.assert_array_equal(maps["classes"], reference.argmax(axis=0))
-    np.testing.assert_allclose(maps["confidence"].astype(np.float32), reference.max(axis=0), atol=1e-3)
+    # the winning probability in 1/255 steps, rounded to the nearest
+    np.testing.assert_allclose(maps["confidence"], reference.max(axis=0) * CONFIDENCE_STEPS, atol=0.5 + 1e-3)
 
 
 def test_fp32_executes_in_f32(model_dir, tmp_path):
@@ -84,22 +86,57 @@ def test_scenes_overlap_in_the_queue(model_dir, tmp_path):
     assert engine.tiles_done == 2 * sum(job.tiles for job in jobs)
 
 
-def test_a_consumed_scene_gives_its_rows_back_as_they_are_queued(model_dir, tmp_path):
-    """The daemon's feed: the same maps as a scene fed whole, the tile rows left counted down to 0, and the
-    scene buffer's queued rows given back (they read as zeros) before the scene is done."""
+class CountedRows(tiling.ArrayRows):
+    """A scene in memory handed out band by band, as the daemon's files are; every band asked for is logged,
+    and from row `fail_at` on the rows cannot be read."""
+
+    def __init__(self, scene, fail_at: int | None = None):
+        super().__init__(scene)
+        self.asked: list[tuple[int, int]] = []
+        self.fail_at = fail_at
+        self.closed = False
+
+    def strip(self, y, rows):
+        self.asked.append((y, rows))
+        if self.fail_at is not None and y + rows > self.fail_at:
+            raise tiling.UnreadableRows("not a readable GeoTIFF (truncated or corrupt): block 7")
+        return np.array(super().strip(y, rows))      # a copy, as a file's band is
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_scene_is_read_one_band_of_tile_rows_at_a_time(model_dir, tmp_path):
+    """The daemon's feed: each tile row's band read once, top to bottom, the same maps as the scene fed whole,
+    the tile rows left counted down to 0, and the rows closed at the end."""
     engine = Engine(Manifest.load(model_dir), "fp32", cache_dir=tmp_path / "cache")
-    pre, post = scene(4, 704, 640)                 # planes of whole pages: every byte can be given back
-    buffer = memory.scene_buffer((6, 704, 640))
-    buffer[:] = tiling.stack(pre, post)
-    job, batches = engine.feed_scene(buffer, consume=True)
+    pre, post = scene(4, 704, 640)
+    rows = CountedRows(tiling.stack(pre, post))
+    job, batches = engine.feed_scene(rows)
     rows_left = list(batches)
     engine.drain()
-    rows = len(tiling.positions(704, engine.tile, engine.overlap))
-    assert rows_left == sorted(rows_left, reverse=True) and rows_left[0] == rows and rows_left[-1] == 0
-    assert not buffer.any(), "the queued rows were not given back"
+    starts = tiling.positions(704, engine.tile, engine.overlap)
+    assert rows.asked == [(y, engine.tile) for y in starts] and rows.closed
+    assert rows_left == sorted(rows_left, reverse=True) and rows_left[0] == len(starts) and rows_left[-1] == 0
+    assert job.finished.is_set() and job.failed is None
     alone = engine.predict_scene(pre, post)
     for name in ("classes", "confidence"):
         np.testing.assert_array_equal(job.stitcher[name], alone[name])
+
+
+def test_rows_that_fail_part_way_finish_the_job_failed_after_the_tiles_already_queued(model_dir, tmp_path):
+    engine = Engine(Manifest.load(model_dir), "fp32", cache_dir=tmp_path / "cache")
+    pre, post = scene(5, 300, 300)
+    rows = CountedRows(tiling.stack(pre, post), fail_at=200)
+    done: list[object] = []
+    job = engine.start_scene(rows, on_done=done.append)
+    engine.drain()
+    starts = tiling.positions(300, engine.tile, engine.overlap)
+    queued = sum(y + engine.tile <= 200 for y in starts) * len(starts)
+    assert 0 < queued < job.tiles
+    assert job.finished.is_set() and done == [job] and job.remaining == 0 and rows.closed
+    assert job.failed == "not a readable GeoTIFF (truncated or corrupt): block 7"
+    assert engine.tiles_done == queued
 
 
 def test_int8_resolves_to_the_manifests_default(model_dir, tmp_path):
@@ -107,8 +144,8 @@ def test_int8_resolves_to_the_manifests_default(model_dir, tmp_path):
     assert engine.precision == "int8-nncf"
     pre, post = scene(2, 64, 64)
     maps = engine.predict_scene(pre, post)
-    confidence = maps["confidence"].astype(np.float32)
-    assert (maps["classes"] < 5).all() and ((confidence >= 0.2) & (confidence <= 1.001)).all()
+    confidence = maps["confidence"].astype(np.float32) / CONFIDENCE_STEPS
+    assert (maps["classes"] < 5).all() and (confidence >= 0.2).all()   # five classes: the winner has >= 1/5
 
 
 def test_refuses_an_ir_whose_sha256_does_not_match(model_dir, tmp_path):

@@ -9,22 +9,23 @@ from rasterio.transform import from_origin
 
 from onboard import guard, postprocess
 from satedge.errors import UserError
+from satedge.vocabulary import CONFIDENCE_STEPS
 
 
 def test_statistics_of_known_maps():
     classes = np.zeros((64, 64), np.uint8)
     classes[:16] = 1          # a quarter of the scene is buildings
     classes[:4] = 3
-    confidence = np.full((64, 64), 0.9, np.float16)
-    confidence[32:] = 0.3     # half the scene unsure
+    confidence = np.full((64, 64), round(0.9 * CONFIDENCE_STEPS), np.uint8)
+    confidence[32:] = round(0.3 * CONFIDENCE_STEPS)     # half the scene unsure
     stats = guard.statistics(classes, confidence)
     assert stats["building"] == pytest.approx(0.25)
     assert stats["unsure"] == pytest.approx(0.5)
-    assert stats["conf"] == pytest.approx(0.9, abs=1e-3)
+    assert stats["conf"] == pytest.approx(0.9, abs=0.5 / CONFIDENCE_STEPS)
 
 
 def test_a_scene_without_buildings_has_no_building_confidence():
-    stats = guard.statistics(np.zeros((32, 32), np.uint8), np.ones((32, 32), np.float16))
+    stats = guard.statistics(np.zeros((32, 32), np.uint8), np.full((32, 32), CONFIDENCE_STEPS, np.uint8))
     assert stats == {"building": 0.0, "unsure": 0.0}
     assert guard.Guard(bounds={"building": (0.0, 0.2), "conf": (0.8, 0.95)}).check(stats) == []
 

@@ -68,6 +68,38 @@ def test_a_scene_half_over_the_reference_edge_has_the_fill_on_the_other_half(geo
         np.testing.assert_array_equal(scene.pre[:, 32:], ref.read(window=((0, 64), (0, 32))).transpose(1, 2, 0))
 
 
+PLACEMENTS = {   # where a 96² scene lies against the reference: on its grid, resampled, over its edge, outside
+    "aligned": dict(west=ORIGIN[0] + 30 * RES, north=ORIGIN[1] - 20 * RES),
+    "resampled": dict(west=ORIGIN[0] + 20, north=ORIGIN[1] - 20, res=0.7),
+    "edge": dict(west=ORIGIN[0] - 32 * RES, north=ORIGIN[1]),
+    "outside": dict(west=ORIGIN[0] + 5000, north=ORIGIN[1]),
+}
+
+
+@pytest.mark.parametrize("placement", sorted(PLACEMENTS))
+def test_an_opened_scene_read_band_by_band_is_the_scene_read_whole(reader, tmp_path, placement):
+    """The daemon's way: `open` reads no pixel, the engine then asks for overlapping bands top to bottom (each
+    into the one buffer); together they are the whole read, and the coverage is the same."""
+    path = write_tiff(tmp_path / "s.tif", texture(7, 96), **PLACEMENTS[placement])
+    whole = reader.read(path, arrived=0)
+    scene = reader.open(path, arrived=0)
+    assert scene.pixels is None and scene.shape == (96, 96) and scene.rows.counted == 0
+    banded = np.zeros((6, 96, 96), np.uint8)
+    for y in (0, 28, 56):                                   # 40-row bands overlapping by 12
+        band = scene.rows.strip(y, 40)
+        assert band.shape == (6, 40, 96)
+        banded[:, y:y + 40] = band
+    scene.rows.close()
+    assert whole.pixels is not None
+    np.testing.assert_array_equal(banded, whole.pixels)
+    assert scene.coverage_share == whole.coverage_share
+    if whole.coverage is None:
+        assert scene.coverage is None
+    else:
+        assert scene.coverage is not None
+        np.testing.assert_array_equal(scene.coverage, whole.coverage)
+
+
 @pytest.mark.parametrize("marked", [True, False], ids=["nodata-declared", "black-gap"])
 def test_gaps_inside_a_mosaic_count_as_no_view(tmp_path, marked):
     """A mosaic of separate images has holes inside its extent: declared no-data or simply black."""

@@ -21,7 +21,7 @@ from onboard import ingest
 from onboard.config import IngestSection, PostprocessSection
 from onboard.engine import Engine
 from onboard.manifest import Manifest, sha256
-from onboard.pipeline import MAX_SCENES_IN_FLIGHT, ROOM_LEAD_ROWS, Pipeline
+from onboard.pipeline import MAX_SCENES_IN_FLIGHT, Pipeline
 from onboard.spool import Spool, Spooled
 from onboard.telemetry import Telemetry
 from satedge.clock import SimClock
@@ -130,12 +130,12 @@ def engine(manifest: Manifest, precision: str, tmp_path: Path) -> Engine:
 
 
 def scene(folder: Path, name: str, *, height: int = 256, width: int = 256, col: int = 0, row: int = 0,
-          seed: int = 0, pixels: np.ndarray | None = None, acquired: float = ACQUIRED) -> Path:
-    """A post-event GeoTIFF at reference pixel (col, row), published by rename."""
+          seed: int = 0, pixels: np.ndarray | None = None, acquired: float = ACQUIRED, **options) -> Path:
+    """A post-event GeoTIFF at reference pixel (col, row), published by rename (`options`: GDAL's)."""
     if pixels is None:
         pixels = texture(seed, max(height, width))[:, :height, :width]
     return write_tiff(folder / f"{name}.tif", np.ascontiguousarray(pixels), west=ORIGIN[0] + col * RES,
-                      north=ORIGIN[1] - row * RES, tags={"ACQUISITION_TIME": str(acquired)})
+                      north=ORIGIN[1] - row * RES, tags={"ACQUISITION_TIME": str(acquired)}, **options)
 
 
 def tiles(height: int, width: int, tile: int = 64, overlap: int = 8) -> int:
@@ -324,9 +324,7 @@ def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tin
     for i, name in enumerate(("next", "later")):
         scene(rig.inbox, name, col=300, row=300 * i, seed=2 + i)
     wait_for(lambda: rig.out() >= 1, 20, "the next scene, by the new engine")
-    # While the old engine still queues its scene, that scene's pixels are the reader's one spare: "later" waits.
-    time.sleep(0.3)
-    assert len(slowed) < tiles(512, 512) and rig.telemetry.values["scenes_in"] == 2
+    assert len(slowed) < tiles(512, 512), "the next scene waited for the old engine's"
     wait_for(lambda: rig.out() == 3, 30, "every scene")
     rig.pipeline.stop()
 
@@ -340,28 +338,38 @@ def test_a_swap_serves_at_once_while_the_old_engine_finishes_its_scene(rigs, tin
     assert old_engine() is None, "the swapped-out engine is still alive"
 
 
-def test_the_reader_decodes_the_next_scene_only_near_the_end_of_the_one_in_hand(rigs, tiny, tmp_path, geo):
-    """Two whole scenes are never held: the next is decoded once ROOM_LEAD_ROWS tile rows of the one in hand
-    are left to queue (the rows before them are given back), and still before that scene is done."""
+def corrupt_late_rows(path: Path) -> None:
+    """Overwrite the data of the file's last block of rows with garbage: its header and first rows stay good."""
+    import rasterio
+    with rasterio.open(path) as ds:
+        rows = ds.height // ds.block_shapes[0][0] - 1
+        offsets = [int(ds.get_tag_item(f"BLOCK_OFFSET_0_{rows}", "TIFF", bidx=b)) for b in (1, 2, 3)]
+    with open(path, "r+b") as f:
+        for offset in offsets:
+            f.seek(offset)
+            f.write(bytes(range(256)) * 4)
+
+
+def test_a_scene_whose_file_fails_part_way_is_quarantined_once_its_first_tiles_are_done(rigs, tiny, tmp_path, geo):
+    """A scene's rows are read as its tiles are queued: a file that breaks down after its first rows is found
+    only then. It is quarantined with the reason, the tiles already queued are inferred and dropped, no summary
+    is made from the incomplete maps, and the next scene goes on."""
     fp16 = engine(tiny, "fp16", tmp_path)
-    seen: list[tuple[int, int]] = []        # (tile rows left to queue, scenes decoded) at each batch
-
-    def slow_batches(*args, inner=fp16._queue_batches):
-        for rows_left in inner(*args):
-            seen.append((rows_left, rig.telemetry.values["scenes_in"]))
-            time.sleep(0.05)
-            yield rows_left
-
-    fp16._queue_batches = slow_batches   # type: ignore[method-assign]
     rig = rigs(tmp_path, fp16, geo.reference)
-    scene(rig.inbox, "big", height=512, width=512, seed=1)           # 9 tile rows
+    broken = scene(tmp_path, "broken", height=512, width=512, seed=1, compress="deflate", blockysize=64)
+    corrupt_late_rows(broken)
+    broken.rename(rig.inbox / broken.name)
     scene(rig.inbox, "next", col=300, row=300, seed=2)
     rig.pipeline.start()
-    wait_for(lambda: rig.out() == 2, 30, "both scenes")
+    wait_for(lambda: rig.out() == 1 and rig.telemetry.values["quarantined"] == 1, 30, "1 spooled, 1 quarantined")
     rig.pipeline.stop()
-    big = seen[:tiles(512, 512)]
-    assert all(decoded == 1 for rows_left, decoded in big if rows_left > ROOM_LEAD_ROWS), big
-    assert any(decoded == 2 for _, decoded in big), "the next scene was not decoded before the big one was queued"
+
+    reason = (tmp_path / "quarantine" / "broken.tif.reason").read_text()
+    assert reason.startswith("not a readable GeoTIFF (truncated or corrupt)"), reason
+    assert set(rig.by_scene()) == {"next"} and rig.left() == set() and not rig.pipeline.failed
+    assert tiles(256, 256) < fp16.tiles_done < tiles(256, 256) + tiles(512, 512)   # its first rows were inferred
+    assert rig.telemetry.snapshot()["tiles"] == tiles(256, 256)                     # counted: the summarised only
+    assert rig.pipeline.in_flight == 0
 
 
 def test_scenes_are_known_by_content_not_by_file_name(rigs, tiny, tmp_path, geo):

@@ -10,14 +10,15 @@ from rasterio.warp import transform as warp_transform
 
 from onboard import postprocess
 from satedge.protocol import post_only_rows, priority, validate_body
+from satedge.vocabulary import CONFIDENCE_STEPS
 
 UTM = CRS.from_epsg(32633)
 TRANSFORM = from_origin(500_000.0, 6_000_000.0, 0.5, 0.5)
 
 
 def confidence_for(classes: np.ndarray, p: float = 0.8) -> np.ndarray:
-    """Every pixel's winning probability is `p`."""
-    return np.full(classes.shape, p, dtype=np.float16)
+    """Every pixel's winning probability is `p` (as the head gives it: u8 in 1/255 steps)."""
+    return np.full(classes.shape, round(p * CONFIDENCE_STEPS), dtype=np.uint8)
 
 
 def test_buildings_classes_areas_and_centroids():

@@ -12,6 +12,7 @@ import rasterio
 
 from onboard import postprocess
 from predict import footprints
+from satedge.vocabulary import CONFIDENCE_STEPS
 from tests.conftest import run_cli
 from tests.predict.conftest import JOPLIN, MODEL, truth_footprints
 
@@ -26,7 +27,7 @@ def _scene(generated: Path):
 
 
 def _score(classes, crs, transform, polygons, tree, coverage=None, part="all") -> dict:
-    confidence = np.ones(classes.shape, np.float16)
+    confidence = np.full(classes.shape, CONFIDENCE_STEPS, np.uint8)
     found, labels = postprocess.instances(classes, confidence, crs, transform, split_m=0.0, min_area_m2=0.0,
                                           coverage=coverage)
     return footprints.score_scene(classes, labels, found, crs, transform, polygons, tree, coverage)[part].scores()
