@@ -145,8 +145,9 @@ def stages_table(results: dict) -> list[str]:
         lines += ["What the daemon does to each scene besides inference (its own code, one thread, median ms per "
                   f"scene over {row['scenes']} scenes of {row['tiles_per_scene']:.0f} tiles, "
                   f"{row['listed_per_scene']:.0f} listed buildings):", "",
-                  "| read (decode scene + reference window) | cut | stitch | buildings | guard | summary | "
-                  "total work | inference at benchmark_app's rate | efficiency bound on 2 cores |",
+                  "| read (open, decode the scene and the reference band by band) | cut (tiles into requests) "
+                  "| stitch | buildings | guard | summary | total work | inference at benchmark_app's rate "
+                  "| efficiency bound on 2 cores |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
                   "| " + " | ".join(f"{row.get(f'{s}_ms', 0):.0f}" for s in STAGES)
                   + f" | {row['work_ms']:.0f} | {_num(row.get('inference_ms'), 0)} | "
