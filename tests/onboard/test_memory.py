@@ -1,4 +1,5 @@
-"""The daemon's process settings: fixed mmap and trim thresholds, two arenas (glibc), GDAL cache, OpenCV threads."""
+"""The daemon's process settings: fixed mmap and trim thresholds, two arenas (glibc), GDAL cache, OpenCV threads;
+freed memory handed back after a swap."""
 
 from __future__ import annotations
 
@@ -24,3 +25,21 @@ def test_the_daemon_settings_cut_gdal_cache_and_opencv_threads():
         assert int(get_gdal_config("GDAL_CACHEMAX")) == memory.GDAL_CACHE_MB
     finally:
         cv2.setNumThreads(threads)
+
+
+def resident_kb() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * 4
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_give_back_returns_freed_heap_memory_to_the_system():
+    """What a swap's retire thread relies on: memory freed inside the heap (a live block above it, so the top
+    cannot shrink) stays resident until `give_back`."""
+    memory.release_large_blocks()
+    blocks = [bytearray(4096) for _ in range(20_000)]        # 80 MB of small blocks, from the heap
+    last = blocks.pop()
+    del blocks
+    before = resident_kb()
+    assert memory.give_back() is True
+    assert before - resident_kb() > 40_000, "the freed blocks stayed resident"
+    assert len(last) == 4096
