@@ -166,24 +166,29 @@ class Pipeline:
         (skipped, refused, gone)."""
         if not os.path.lexists(path):    # retired by the post thread since the listing
             return None
+        scene = None
         try:
             ingest.check_in_inbox(path, self.ingest_cfg.inbox)
             scene = self.reader.open(path, arrived=self.clock.now())
+            if self.spool.done(scene.identity):   # spooled before a crash and not yet retired, or published twice
+                scene.rows.close()
+                ingest.retire(path, self.ingest_cfg.processed)
+                self.telemetry.count("scenes_skipped")
+                event(log, "scene skipped: it was summarised before", logging.WARNING, file=path.name,
+                      identity=scene.identity[:80])
+                return None
         except ingest.BadScene as bad:
             self._quarantine(path, str(bad))
             return None
         except FileNotFoundError:
+            if scene is not None:
+                scene.rows.close()
             return None                  # taken away while we looked
         except Exception as exc:         # whatever else one file can do must not stop the reader
+            if scene is not None:
+                scene.rows.close()
             log.exception("unexpected error reading %s", path.name)
             self._quarantine(path, f"cannot be read: {type(exc).__name__}: {exc}")
-            return None
-        if self.spool.done(scene.identity):   # spooled before a crash and not yet retired, or published twice
-            scene.rows.close()
-            ingest.retire(path, self.ingest_cfg.processed)
-            self.telemetry.count("scenes_skipped")
-            event(log, "scene skipped: it was summarised before", logging.WARNING, file=path.name,
-                  identity=scene.identity[:80])
             return None
         self.claimed.add(path)
         self.telemetry.count("scenes_in")
